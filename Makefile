@@ -1,0 +1,77 @@
+# attnlab: `make book` builds the book, `make test` runs every test. Both set themselves up
+# in .venv from a fresh clone. `make help` lists the rest.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CACHE  := _build/.jupyter_cache
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+PYTEST := $(BIN)/python -m pytest -p tests.plugins.nbval_cache
+JB     := $(BIN)/jupyter-book build . --quiet
+NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 900 --nbcache $(CACHE)
+
+.PHONY: help setup vendor chromium test test-unit test-notebooks test-book test-browser book clean constraints
+
+help:
+	@echo "make book   build the HTML book into _build/html (sets up .venv first)"
+	@echo "make test   unit tests, notebooks (nbval), book build (-W), browser test"
+	@echo "make clean  remove _build (keeps .venv)"
+
+# --- set-up --------------------------------------------------------------------------------
+# torch is installed first, pinned, so that no other package can pull a CUDA build of it.
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@echo "==> setting up $(VENV) (first run only)"
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) "torch==$$(sed -n 's/^torch==//p' constraints.txt)" -c constraints.txt
+	@$(PIP) -r requirements.txt -c constraints.txt
+	@$(PIP) --no-deps -e .
+	@touch $@
+
+setup: $(STAMP) vendor
+
+vendor:
+	@bash .ci/vendor_assets.sh
+
+chromium:
+	@bash .ci/ensure_chromium.sh
+
+# --- the book ------------------------------------------------------------------------------
+book: setup
+	@start=$$(date +%s); \
+	$(JB) -W -n --keep-going; \
+	echo "==> book built in $$(( $$(date +%s) - start ))s: open file://$(CURDIR)/_build/html/index.html"
+
+# --- tests ---------------------------------------------------------------------------------
+# Each notebook is executed once: nbval runs and checks it and stores the run in the book's
+# execution cache (tests/plugins/nbval_cache.py); the book build renders those outputs.
+test: setup chromium
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory test-unit test-notebooks test-book test-browser; \
+	echo "==> make test passed in $$(( $$(date +%s) - start ))s"
+
+test-unit: setup
+	@echo "==> unit tests"
+	@$(PYTEST) tests -m "not browser" -q
+
+test-notebooks: setup
+	@echo "==> notebooks (nbval)"
+	@$(PYTEST) notebooks $(NBVAL) -q
+
+test-book: setup
+	@echo "==> book build, warnings are errors"
+	@$(JB) -W -n --keep-going
+
+test-browser: setup chromium
+	@echo "==> built site in headless Chromium"
+	@$(PYTEST) tests/test_site.py -m browser -q
+
+clean:
+	rm -rf _build
+
+constraints: $(STAMP)
+	@{ sed -n '1,3p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.tmp
+	@mv constraints.tmp constraints.txt && echo "constraints.txt updated"

@@ -1,0 +1,126 @@
+"""The built book in a real browser: every page of _toc.yml in headless Chromium.
+
+Run after `jupyter-book build .` (``make test`` does). For each page it fails on console errors,
+uncaught exceptions, failed or 4xx/5xx requests (so any asset fetched from the network would
+fail here: there is none), math left unrendered, and images that did not load; it saves a
+full-page screenshot of each page under _build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.bookfiles import BUILD_HTML, ROOT, toc_files
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("ATTNLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+PAGES = toc_files()
+
+# Text that MathJax should have turned into math; looked for outside code blocks.
+RAW_MATH = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|(?<![\w$])\$[^$\s][^$\n]*[^$\s\\]\$(?![\w$])")
+
+VISIBLE_TEXT_JS = """() => {
+  const root = document.querySelector('main') || document.body;
+  const copy = root.cloneNode(true);
+  copy.querySelectorAll('pre, code, script, style, mjx-container, .highlight, .MathJax, mjx-assistive-mml')
+      .forEach(e => e.remove());
+  return copy.textContent;
+}"""
+
+UNRENDERED_MATH_JS = """() => Array.from(document.querySelectorAll('.math'))
+  .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80))"""
+
+BROKEN_IMAGES_JS = """async () => {
+  const imgs = Array.from(document.images);
+  imgs.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(imgs.map(i => i.decode().catch(() => null)));
+  return imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 120));
+}"""
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    if not (BUILD_HTML / "index.html").exists():
+        pytest.fail("no built book at _build/html: run `make book` (make test builds it first)")
+    handler = functools.partial(_QuietHandler, directory=str(BUILD_HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output readable
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium package")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_screenshot_folder():
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_renders_offline(browser, site_url, page_path):
+    problems: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})"))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+
+    page.goto(f"{site_url}/{page_path}.html", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    # Wait until MathJax (served from _static) has typeset the page, if the page has math.
+    page.wait_for_function(
+        "() => !document.querySelector('.math') || (window.MathJax && MathJax.startup && MathJax.startup.document"
+        " && MathJax.startup.promise)",
+        timeout=20_000,
+    )
+    page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+
+    unrendered = page.evaluate(UNRENDERED_MATH_JS)
+    assert not unrendered, f"{page_path}: math not typeset: {unrendered[:3]}"
+    raw = RAW_MATH.findall(page.evaluate(VISIBLE_TEXT_JS))
+    assert not raw, f"{page_path}: raw math delimiters in the text: {raw[:5]}"
+    broken = page.evaluate(BROKEN_IMAGES_JS)
+    assert not broken, f"{page_path}: images that did not load: {broken}"
+    page.wait_for_load_state("networkidle")
+
+    out = SCREENSHOTS / (page_path.replace("/", "__") + ".png")
+    page.screenshot(path=str(out), full_page=True)
+    context.close()
+    assert not problems, f"{page_path}:\n" + "\n".join(problems)
