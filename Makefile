@@ -14,11 +14,13 @@ PYTEST := $(BIN)/python -m pytest -p tests.plugins.nbval_cache
 JB     := $(BIN)/jupyter-book build . --quiet
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 900 --nbcache $(CACHE)
 
-.PHONY: help setup vendor chromium test test-unit test-notebooks test-book test-browser book clean constraints
+.PHONY: help setup vendor chromium test test-unit test-notebooks test-book test-browser book clean constraints notebooks repo-url
 
 help:
 	@echo "make book   build the HTML book into _build/html (sets up .venv first)"
 	@echo "make test   unit tests, notebooks (nbval), book build (-W), browser test"
+	@echo "make notebooks [NB=notebooks/02_x.ipynb]  re-execute notebooks in place (refresh stored outputs)"
+	@echo "make repo-url URL=https://github.com/OWNER/NAME  point Colab buttons and install cells at a fork"
 	@echo "make clean  remove _build (keeps .venv)"
 
 # --- set-up --------------------------------------------------------------------------------
@@ -71,6 +73,14 @@ test-browser: setup chromium
 
 clean:
 	rm -rf _build
+
+# Authors: after editing a chapter, refresh its stored outputs (nbval compares against them).
+notebooks: setup
+	@$(BIN)/python .ci/notebooks.py execute $(NB)
+
+repo-url:
+	@test -n "$(URL)" || { echo "usage: make repo-url URL=https://github.com/OWNER/NAME"; exit 2; }
+	@$(BIN)/python .ci/notebooks.py repo-url "$(URL)"
 
 constraints: $(STAMP)
 	@{ sed -n '1,3p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > constraints.tmp
