@@ -14,11 +14,15 @@ PYTEST := $(BIN)/python -m pytest -p tests.plugins.nbval_cache
 JB     := $(BIN)/jupyter-book build . --quiet
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 900 --nbcache $(CACHE)
 
-.PHONY: help setup vendor chromium test test-unit test-notebooks test-book test-browser book clean constraints notebooks repo-url
+.PHONY: help setup vendor chromium test test-unit test-notebooks test-book test-browser book book-student book-instructor slides bundle clean constraints notebooks repo-url
 
 help:
 	@echo "make book   build the HTML book into _build/html (sets up .venv first)"
 	@echo "make test   unit tests, notebooks (nbval), book build (-W), browser test"
+	@echo "make book-student     student edition (no solutions) into _build/student/html"
+	@echo "make book-instructor  instructor edition (solutions open) into _build/instructor/html"
+	@echo "make slides           one reveal.js deck per chapter (part of every book build)"
+	@echo "make bundle           _build/attnlab-book.zip: the built book and all notebooks, for offline classrooms"
 	@echo "make notebooks [NB=notebooks/02_x.ipynb]  re-execute notebooks in place (refresh stored outputs)"
 	@echo "make repo-url URL=https://github.com/OWNER/NAME  point Colab buttons and install cells at a fork"
 	@echo "make clean  remove _build (keeps .venv)"
@@ -42,10 +46,28 @@ chromium:
 	@bash .ci/ensure_chromium.sh
 
 # --- the book ------------------------------------------------------------------------------
-book: setup
+book: setup slides
 	@start=$$(date +%s); \
-	$(JB) -W -n --keep-going; \
+	$(JB) -W --keep-going; \
 	echo "==> book built in $$(( $$(date +%s) - start ))s: open file://$(CURDIR)/_build/html/index.html"
+
+# Editions share the execution cache with the web build, so notebooks run at most once.
+book-student: setup slides
+	@ATTNLAB_EDITION=student $(JB) -W --keep-going --path-output _build/student
+	@echo "==> student edition: open file://$(CURDIR)/_build/student/_build/html/index.html"
+
+book-instructor: setup slides
+	@ATTNLAB_EDITION=instructor $(JB) -W --keep-going --path-output _build/instructor
+	@echo "==> instructor edition: open file://$(CURDIR)/_build/instructor/_build/html/index.html"
+
+slides: setup
+	@$(BIN)/python .ci/slides.py
+
+bundle: book
+	@rm -f _build/attnlab-book.zip
+	@cd _build && mkdir -p bundle && rm -rf bundle/* && cp -r html bundle/book && cp -r ../notebooks bundle/notebooks \
+	  && cp ../README.md bundle/ && cd bundle && $(CURDIR)/$(BIN)/python -m zipfile -c ../attnlab-book.zip book notebooks README.md
+	@echo "==> _build/attnlab-book.zip: open book/index.html inside it; no network needed"
 
 # --- tests ---------------------------------------------------------------------------------
 # Each notebook is executed once: nbval runs and checks it and stores the run in the book's
@@ -63,9 +85,9 @@ test-notebooks: setup
 	@echo "==> notebooks (nbval)"
 	@$(PYTEST) notebooks $(NBVAL) -q
 
-test-book: setup
+test-book: setup slides
 	@echo "==> book build, warnings are errors"
-	@$(JB) -W -n --keep-going
+	@$(JB) -W --keep-going
 
 test-browser: setup chromium
 	@echo "==> built site in headless Chromium"

@@ -1,4 +1,4 @@
-"""The built book in a real browser: every page of _toc.yml in headless Chromium.
+"""The built book in a real browser: every page of _toc.yml and every slide deck, in headless Chromium.
 
 Run after `jupyter-book build .` (``make test`` does). For each page it fails on console errors,
 uncaught exceptions, failed or 4xx/5xx requests (so any asset fetched from the network would
@@ -34,7 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-PAGES = toc_files()
+# Every page of the table of contents, then every slide deck and the deck index.
+PAGES = toc_files() + sorted(f"slides/{p.stem}" for p in (BUILD_HTML / "slides").glob("*.html"))
 
 # Text that MathJax should have turned into math; looked for outside code blocks.
 RAW_MATH = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|(?<![\w$])\$[^$\s][^$\n]*[^$\s\\]\$(?![\w$])")
@@ -106,9 +107,7 @@ def test_page_renders_offline(browser, site_url, page_path):
     page.wait_for_load_state("networkidle")
     # Wait until MathJax (served from _static) has typeset the page, if the page has math.
     page.wait_for_function(
-        "() => !document.querySelector('.math') || (window.MathJax && MathJax.startup && MathJax.startup.document"
-        " && MathJax.startup.promise)",
-        timeout=20_000,
+        "() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)", timeout=20_000
     )
     page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
 

@@ -1,11 +1,47 @@
-"""Small fixes the book needs on top of Jupyter Book 1 (loaded via sphinx.local_extensions).
+"""Small additions the book needs on top of Jupyter Book 1 (loaded via sphinx.local_extensions).
 
-- sphinx-thebe registers its inline configuration script once per read phase, so pages can end
-  up with ``const THEBE_JS_URL`` declared twice, a JavaScript error on every page. Identical
-  scripts are kept once.
+Editions, chosen by the environment variable ``ATTNLAB_EDITION`` at build time:
+
+- ``web`` (default): solutions are collapsed, one click opens them.
+- ``student``: solutions are left out of the pages altogether (``make book-student``).
+- ``instructor``: solutions are printed open under every exercise (``make book-instructor``).
+
+Fix: sphinx-thebe registers its inline configuration script once per read phase, so pages can
+end up with ``const THEBE_JS_URL`` declared twice, a JavaScript error on every page. Identical
+scripts are kept once.
 """
 
 from __future__ import annotations
+
+import os
+
+from docutils import nodes
+
+EDITIONS = ("web", "student", "instructor")
+
+
+def _edition() -> str:
+    edition = os.environ.get("ATTNLAB_EDITION", "web").strip().lower() or "web"
+    if edition not in EDITIONS:
+        raise ValueError(f"ATTNLAB_EDITION must be one of {list(EDITIONS)}, got {edition!r}")
+    return edition
+
+
+def _configure_edition(app, config):
+    edition = _edition()
+    config.html_context = {**(config.html_context or {}), "attnlab_edition": edition}
+    if edition == "student":
+        config.hide_solutions = True  # sphinx-exercise then drops every {solution}
+
+
+def _open_solutions(app, doctree):
+    """Instructor edition: show each solution open instead of as a collapsed dropdown."""
+    if _edition() != "instructor":
+        return
+    for node in doctree.traverse(nodes.Element):
+        classes = node.get("classes", [])
+        if "solution" in classes and "dropdown" in classes:
+            classes.remove("dropdown")
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -25,6 +61,8 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    app.connect("config-inited", _configure_edition)
+    app.connect("doctree-read", _open_solutions)
     # Runs early: html-page-context stops at the first handler that returns a template name.
     app.connect("html-page-context", _dedupe_scripts, priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
