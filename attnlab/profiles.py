@@ -78,7 +78,7 @@ _QUICK = Profile(
     name="quick",
     device="cpu",
     seeds=(0, 1, 2),
-    classifier=ClassifierSize(image_size=32, n_train=1200, n_val=400, epochs=4, batch_size=64, width=16),
+    classifier=ClassifierSize(image_size=32, n_train=1200, n_val=400, epochs=8, batch_size=32, width=16),
     detector=DetectorSize(image_size=160, n_train=512, n_val=128, epochs=6, batch_size=16),
 )
 
