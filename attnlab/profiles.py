@@ -79,7 +79,7 @@ _QUICK = Profile(
     device="cpu",
     seeds=(0, 1, 2),
     classifier=ClassifierSize(image_size=32, n_train=1200, n_val=400, epochs=8, batch_size=32, width=16),
-    detector=DetectorSize(image_size=160, n_train=512, n_val=128, epochs=6, batch_size=16),
+    detector=DetectorSize(image_size=128, n_train=768, n_val=128, epochs=15, batch_size=8),
 )
 
 _FULL = Profile(
@@ -87,7 +87,7 @@ _FULL = Profile(
     device="cuda",
     seeds=(0, 1, 2, 3, 4),
     classifier=ClassifierSize(image_size=64, n_train=20000, n_val=4000, epochs=20, batch_size=128, width=32),
-    detector=DetectorSize(image_size=416, n_train=8000, n_val=1000, epochs=60, batch_size=32),
+    detector=DetectorSize(image_size=416, n_train=4000, n_val=500, epochs=40, batch_size=32),
 )
 
 

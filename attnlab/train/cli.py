@@ -1,0 +1,365 @@
+"""``python -m attnlab train | eval | predict | export``: the detector from the command line.
+
+Every command runs out of the box on the synthetic shapes and writes what it produced into an
+output folder (JSON always, a PNG where a picture helps)::
+
+    python -m attnlab train --attention se                 # -> runs/se_seed0/{results.json,curves.png,best.pt,...}
+    python -m attnlab eval --checkpoint runs/se_seed0      # -> runs/se_seed0/eval_val.json
+    python -m attnlab predict --checkpoint runs/se_seed0 --demo shapes    # -> runs/predict/*.png, *.json
+    python -m attnlab export --checkpoint runs/se_seed0    # -> runs/se_seed0/model.onnx
+
+``train`` prints the experiment profile it runs under (``quick`` on a CPU, ``full`` on a GPU;
+``--profile`` or ``$ATTNLAB_PROFILE`` choose) and the recipe's sizes; any size can be overridden.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["train_main", "eval_main", "predict_main", "export_main", "plot_history"]
+
+DEFAULT_RUN = Path("runs") / "none_seed0"
+DEMO_IMAGES = ("shapes", "astronaut", "chelsea", "coffee", "camera", "rocket")
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: NaN/inf become None, tuples lists, numpy scalars floats."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _write_json(path: Path, payload: Any) -> Path:
+    from attnlab.bench import write_json
+
+    return write_json(path, _clean(payload))
+
+
+def plot_history(history: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:
+    """Save the loss components per epoch and the validation mAP@0.5 as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    epochs = [h["epoch"] for h in history]
+    for key, style in (("train_loss", "-"), ("train_box", "--"), ("train_obj", "--"), ("train_cls", "--")):
+        values = [h.get(key) for h in history]
+        if any(v is not None for v in values):
+            ax1.plot(epochs, values, style, marker="o", ms=3, label=key.replace("train_", ""))
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("training loss")
+    ax1.legend(fontsize=8)
+    points = [(h["epoch"], h["val_map50"]) for h in history if h.get("val_map50") is not None]
+    if points:
+        ax2.plot(*zip(*points), marker="o", label="mAP@0.5")
+    points = [(h["epoch"], h["val_map"]) for h in history if h.get("val_map") is not None]
+    if points:
+        ax2.plot(*zip(*points), marker="s", label="mAP@0.5:0.95")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("validation")
+    ax2.set_ylim(0, 1)
+    ax2.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except where there is none to show or the help already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+def _parser(command: str, description: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog=f"python -m attnlab {command}", description=description, formatter_class=_Formatter)
+
+
+# --------------------------------------------------------------------------------------------
+# train
+# --------------------------------------------------------------------------------------------
+
+# recipe fields settable from the command line: flag -> (field, type)
+_RECIPE_FLAGS: dict[str, tuple[str, Any]] = {
+    "--image-size": ("image_size", int),
+    "--n-train": ("n_train", int),
+    "--n-val": ("n_val", int),
+    "--epochs": ("epochs", int),
+    "--batch-size": ("batch_size", int),
+    "--lr": ("lr", float),
+    "--optimizer": ("optimizer", str),
+    "--weight-decay": ("weight_decay", float),
+    "--warmup-epochs": ("warmup_epochs", float),
+    "--label-smoothing": ("label_smoothing", float),
+    "--cls-ratio": ("cls_ratio", float),
+    "--anchor-threshold": ("anchor_threshold", float),
+    "--mosaic": ("mosaic_p", float),
+    "--eval-every": ("eval_every", int),
+    "--anchors": ("anchors", str),
+    "--data-seed": ("data_seed", int),
+}
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m attnlab train``: train YOLOv4-tiny on the synthetic shapes."""
+    parser = _parser("train", "Train YOLOv4-tiny (optionally with attention) on the synthetic shapes; "
+                     "sizes come from the profile's recipe unless given here.")
+    parser.add_argument("--attention", default="none", help="none, se, cbam, eca, ca, simam, or a phi 0..4")
+    parser.add_argument("--profile", choices=["quick", "full"], default=None, help="default: $ATTNLAB_PROFILE, else by device")
+    parser.add_argument("--seed", type=int, default=0, help="weights, batch order and augmentation")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: the profile's)")
+    parser.add_argument("--out", default=None, help="output folder (default runs/<attention>_seed<seed>)")
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt if it exists")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-plot", action="store_true", help="do not draw curves.png")
+    for flag, (name, kind) in _RECIPE_FLAGS.items():
+        parser.add_argument(flag, dest=name, type=kind, default=None, help=f"recipe {name} (default: the profile's recipe)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from attnlab.models.yolo import attention_name
+    from attnlab.profiles import get_profile
+    from attnlab.train.recipes import detector_recipe, train_detector
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    attention = attention_name(args.attention)
+    profile = get_profile(args.profile, device=args.device)
+    overrides = {name: getattr(args, name) for name, _ in _RECIPE_FLAGS.values() if getattr(args, name) is not None}
+    recipe = detector_recipe(profile, **overrides)
+    out = Path(args.out) if args.out else Path("runs") / f"{attention}_seed{args.seed}"
+    print(profile.describe())
+    print(f"recipe: {recipe.describe()}; attention {attention}; seed {args.seed}; output {out}")
+
+    result = train_detector(
+        attention, profile=profile, seed=args.seed, device=profile.device, progress=not args.no_progress,
+        checkpoint_dir=out, resume=args.resume, **overrides,
+    )
+    summary = result.summary()
+    summary["profile"] = profile.name
+    _write_json(out / "results.json", summary)
+    if not args.no_plot:
+        plot_history(result.history, out / "curves.png", title=f"YOLOv4-tiny, attention {attention}, seed {args.seed}")
+    m = result.metrics
+    print(
+        f"mAP@0.5 {m.get('map50', float('nan')):.3f} (VOC07 11-point {m.get('map50_voc11', float('nan')):.3f}, "
+        f"COCO mAP@0.5:0.95 {m.get('map', float('nan')):.3f}) in {result.seconds:.0f} s "
+        f"({result.cpu_seconds:.0f} CPU s); results in {out / 'results.json'}"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# loading a trained model
+# --------------------------------------------------------------------------------------------
+
+
+def _load_model(checkpoint: str | None, device: str, *, num_classes: int = 6, input_size: int | None = None,
+                allow_untrained: bool = False) -> tuple[Any, dict[str, Any], bool]:
+    """``(model, config, trained)`` from a checkpoint path or run folder (``best.pt`` preferred).
+
+    Without a checkpoint (or when the default one is missing and ``allow_untrained``), an
+    untrained model for the synthetic shapes is returned with a warning.
+    """
+    from attnlab.train.recipes import load_trained, model_config
+
+    path = Path(checkpoint) if checkpoint else DEFAULT_RUN
+    exists = path.is_file() or (path.is_dir() and ((path / "best.pt").exists() or (path / "last.pt").exists()))
+    if exists:
+        model, config = load_trained(path, device)
+        return model, config, True
+    if checkpoint and not allow_untrained:
+        raise SystemExit(f"error: no checkpoint at {path} (train one with `python -m attnlab train --out {path}`)")
+    if not allow_untrained:
+        raise SystemExit(f"error: no checkpoint given and none at {DEFAULT_RUN}; run `python -m attnlab train` first "
+                         "or pass --checkpoint")
+    from attnlab.data.shapes import CLASS_NAMES
+    from attnlab.models import YoloV4Tiny
+
+    warnings.warn(f"no checkpoint at {path}: using an UNTRAINED model (train one with `python -m attnlab train`)",
+                  stacklevel=2)
+    model = YoloV4Tiny(num_classes, input_size=input_size or 416).to(device).eval()
+    return model, model_config(model, list(CLASS_NAMES[:num_classes])), False
+
+
+def _device(name: str | None) -> str:
+    import torch
+
+    return name or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# --------------------------------------------------------------------------------------------
+# eval
+# --------------------------------------------------------------------------------------------
+
+
+def eval_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m attnlab eval``: mAP of a trained checkpoint on synthetic images."""
+    parser = _parser("eval", "Evaluate a checkpoint (mAP@0.5 VOC and 11-point, COCO mAP@0.5:0.95) on synthetic "
+                     "shapes it was not trained on; writes JSON.")
+    parser.add_argument("--checkpoint", default=None, help=f"run folder or .pt file (default {DEFAULT_RUN})")
+    parser.add_argument("--split", choices=["val", "test"], default="val", help="which synthetic split")
+    parser.add_argument("--n", type=int, default=None, help="number of images (default: the recipe's n_val)")
+    parser.add_argument("--data-seed", type=int, default=None, help="data seed (default: the recipe's)")
+    parser.add_argument("--image-size", type=int, default=None, help="default: the model's input size")
+    parser.add_argument("--conf", type=float, default=0.001, help="confidence threshold for mAP")
+    parser.add_argument("--nms", type=float, default=0.5, help="NMS IoU threshold")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--out", default=None, help="JSON file (default <checkpoint folder>/eval_<split>.json)")
+    args = parser.parse_args(argv)
+
+    from attnlab.data import ShapesDetection
+    from attnlab.train.checkpoint import load_checkpoint
+    from attnlab.train.recipes import evaluate_detector
+
+    device = _device(args.device)
+    model, config, _ = _load_model(args.checkpoint, device)
+    ckpt_path = Path(args.checkpoint) if args.checkpoint else DEFAULT_RUN
+    folder = ckpt_path if ckpt_path.is_dir() else ckpt_path.parent
+    recipe: dict[str, Any] = {}
+    ck_file = ckpt_path if ckpt_path.is_file() else (folder / "best.pt" if (folder / "best.pt").exists() else folder / "last.pt")
+    try:
+        recipe = dict((load_checkpoint(ck_file).get("extra") or {}).get("recipe") or {})
+    except Exception:  # a checkpoint without a recipe is fine
+        recipe = {}
+    size = args.image_size or int(config["input_size"][0])
+    n = args.n or int(recipe.get("n_val", 128))
+    data_seed = args.data_seed if args.data_seed is not None else int(recipe.get("data_seed", 0))
+    dataset = ShapesDetection(n, size, seed=data_seed, split=args.split)
+    print(f"evaluating {ck_file} on {n} {args.split} images at {size}px (data seed {data_seed})")
+    metrics = evaluate_detector(model, dataset, batch_size=args.batch_size, conf_threshold=args.conf, nms_iou=args.nms,
+                                device=device, class_names=config.get("class_names"))
+    out = Path(args.out) if args.out else folder / f"eval_{args.split}.json"
+    _write_json(out, {"checkpoint": str(ck_file), "split": args.split, "n": n, "image_size": size,
+                      "data_seed": data_seed, "conf_threshold": args.conf, "nms_iou": args.nms, "model": config,
+                      "metrics": metrics})
+    print(f"mAP@0.5 {metrics['map50']:.3f}  VOC07 11-point {metrics['map50_voc11']:.3f}  "
+          f"COCO mAP@0.5:0.95 {metrics['map']:.3f}; written to {out}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# predict
+# --------------------------------------------------------------------------------------------
+
+
+def _demo_image(name: str, size: int) -> Any:
+    if name == "shapes":
+        from attnlab.data.shapes import image_rng, make_detection_image
+
+        return make_detection_image(image_rng(0, "test", 0), size)[0]
+    from skimage import data
+
+    return getattr(data, name)()
+
+
+def predict_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m attnlab predict``: detect objects in images, write annotated PNGs and JSON."""
+    parser = _parser("predict", "Detect objects in images with a trained checkpoint; writes an annotated PNG and a "
+                     "JSON file per image.")
+    parser.add_argument("images", nargs="*", help="image files (PNG, JPEG, ...)")
+    parser.add_argument("--demo", nargs="?", const="shapes", default=None, choices=DEMO_IMAGES,
+                        help="use a built-in image: a synthetic shapes image or a scikit-image photo")
+    parser.add_argument("--checkpoint", default=None, help=f"run folder or .pt file (default {DEFAULT_RUN}; an "
+                        "untrained model with a warning when that does not exist)")
+    parser.add_argument("--conf", type=float, default=0.3, help="confidence threshold")
+    parser.add_argument("--nms", type=float, default=0.3, help="NMS IoU threshold")
+    parser.add_argument("--input-size", type=int, default=None, help="network input size (default: the model's)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--out", default=str(Path("runs") / "predict"), help="output folder")
+    args = parser.parse_args(argv)
+    if not args.images and not args.demo:
+        parser.error("give image paths or --demo")
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from attnlab.detection.predictor import Predictor, load_image
+    from attnlab.viz.detections import draw_detections
+
+    device = _device(args.device)
+    model, config, trained = _load_model(args.checkpoint, device, allow_untrained=True)
+    predictor = Predictor(model, config.get("class_names"), input_size=args.input_size, conf_threshold=args.conf,
+                          nms_iou=args.nms, device=device)
+    size = predictor.input_size[0]
+    inputs: list[tuple[str, Any]] = [(Path(p).stem, p) for p in args.images]
+    if args.demo:
+        inputs.append((f"demo_{args.demo}", _demo_image(args.demo, size)))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, source in inputs:
+        image = load_image(source)
+        result = predictor(image)
+        fig, ax = plt.subplots(figsize=(6, 6 * image.shape[0] / max(image.shape[1], 1)))
+        draw_detections(image, result, ax=ax, title=f"{name}: {len(result)} detections")
+        ax.axis("off")
+        fig.tight_layout()
+        fig.savefig(out / f"{name}.png", dpi=100)
+        plt.close(fig)
+        _write_json(out / f"{name}.json", {"image": str(source) if isinstance(source, (str, Path)) else name,
+                                           "image_size": list(result.image_size), "trained": trained,
+                                           "conf_threshold": args.conf, "nms_iou": args.nms,
+                                           "detections": result.to_records()})
+        print(f"{name}: {len(result)} detections -> {out / (name + '.png')}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# export
+# --------------------------------------------------------------------------------------------
+
+
+def export_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m attnlab export``: write a checkpoint as ONNX (plus a JSON with its configuration)."""
+    parser = _parser("export", "Export a checkpoint to ONNX (dynamic batch); decoding and NMS stay in Python. "
+                     "A JSON file next to it records classes and anchors.")
+    parser.add_argument("--checkpoint", default=None, help=f"run folder or .pt file (default {DEFAULT_RUN}; an "
+                        "untrained model with a warning when that does not exist)")
+    parser.add_argument("--out", default=None, help="the .onnx file (default <checkpoint folder>/model.onnx)")
+    parser.add_argument("--input-size", type=int, default=None, help="graph input size (default: the model's)")
+    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--no-fuse", action="store_true", help="keep batch-norms separate")
+    args = parser.parse_args(argv)
+
+    from attnlab.detection.export import INPUT_NAME, OUTPUT_NAMES, export_onnx
+
+    model, config, trained = _load_model(args.checkpoint, "cpu", allow_untrained=True)
+    ckpt_path = Path(args.checkpoint) if args.checkpoint else DEFAULT_RUN
+    folder = ckpt_path if ckpt_path.is_dir() or not ckpt_path.suffix else ckpt_path.parent
+    out = Path(args.out) if args.out else folder / "model.onnx"
+    size = args.input_size or int(config["input_size"][0])
+    path = export_onnx(model, out, size, opset=args.opset, fuse=not args.no_fuse)
+    _write_json(path.with_suffix(".json"), {"onnx": str(path), "input": INPUT_NAME, "outputs": list(OUTPUT_NAMES),
+                                            "input_size": size, "trained": trained, "model": config})
+    print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB) and {path.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(train_main())
