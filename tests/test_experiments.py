@@ -107,3 +107,18 @@ def test_summarise_single_seed_and_errors():
         compare({}, tiny_profile(), data=(TRAIN, VAL))
     with pytest.raises(TypeError):
         compare({"bad": 3.0}, tiny_profile(), data=(TRAIN, VAL))
+
+
+def test_train_classifier_restores_the_thread_count_and_checks_it():
+    import torch as _torch
+
+    from attnlab.experiments.classification import train_classifier as _train
+
+    before = _torch.get_num_threads()
+    x = _torch.rand(8, 3, 8, 8)
+    y = _torch.arange(8) % 2
+    model = _torch.nn.Sequential(_torch.nn.Flatten(), _torch.nn.Linear(3 * 8 * 8, 2))
+    _train(model, (x, y), (x, y), epochs=1, batch_size=4, threads=1)
+    assert _torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be None or an integer >= 1, got 0"):
+        _train(model, (x, y), (x, y), epochs=1, batch_size=4, threads=0)
