@@ -228,3 +228,10 @@ def test_anchor_helpers():
     assert anchors_for_output(YOLO_ANCHORS, ANCHORS_MASK, 1).tolist() == [[23, 27], [37, 58], [81, 82]]
     torch.testing.assert_close(scale_anchors(YOLO_ANCHORS, 208), YOLO_ANCHORS / 2)
     assert scale_anchors(YOLO_ANCHORS, (416, 832))[0].tolist() == [20, 14]
+
+
+def test_package_decode_is_the_function_even_after_the_submodule_is_imported():
+    import attnlab.detection.predictor  # noqa: F401  (imports the decode submodule)
+    from attnlab.detection import decode
+
+    assert callable(decode) and decode.__name__ == "decode"

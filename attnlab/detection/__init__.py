@@ -46,3 +46,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+# ``decode`` names both a submodule and a function. Once the submodule is imported (the predictor
+# does), Python binds the package attribute ``decode`` to the module and the lazy lookup above
+# never runs, so ``from attnlab.detection import decode`` would hand back a module. Importing the
+# function eagerly keeps the name pointing at the function; decode.py needs only boxes/anchors.
+from attnlab.detection.decode import decode  # noqa: E402

@@ -142,7 +142,12 @@ def detector_recipe(profile: Any = None, **overrides: Any) -> DetectorRecipe:
         profile = get_profile(profile)
     if not isinstance(profile, Profile):
         raise TypeError(f"detector_recipe: profile must be a Profile, a name or None, got {type(profile).__name__}")
-    base = RECIPES.get(profile.name, RECIPES["quick"])
+    # The profile's detector sizes are the ones every notebook prints, so they are the ones used.
+    d = profile.detector
+    base = dataclasses.replace(
+        RECIPES.get(profile.name, RECIPES["quick"]),
+        image_size=d.image_size, n_train=d.n_train, n_val=d.n_val, epochs=d.epochs, batch_size=d.batch_size,
+    )
     known = {f.name for f in dataclasses.fields(DetectorRecipe)}
     unknown = sorted(set(overrides) - known)
     if unknown:
