@@ -30,7 +30,7 @@ help:
 # --- set-up --------------------------------------------------------------------------------
 # torch is installed first, pinned, so that no other package can pull a CUDA build of it.
 $(STAMP): requirements.txt constraints.txt pyproject.toml
-	@echo "==> setting up $(VENV) (first run only)"
+	@echo "==> setting up $(VENV) (first run only; about 2 minutes)"
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) "torch==$$(sed -n 's/^torch==//p' constraints.txt)" -c constraints.txt
 	@$(PIP) -r requirements.txt -c constraints.txt
@@ -74,8 +74,11 @@ bundle: book
 # execution cache (tests/plugins/nbval_cache.py); the book build renders those outputs.
 test: setup chromium
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory test-unit test-notebooks test-book test-browser; \
-	echo "==> make test passed in $$(( $$(date +%s) - start ))s"
+	for step in test-unit test-notebooks test-book test-browser; do \
+	  t=$$(date +%s); $(MAKE) --no-print-directory $$step; \
+	  echo "==> $$step took $$(( $$(date +%s) - t ))s"; \
+	done; \
+	echo "==> make test passed in $$(( $$(date +%s) - start ))s (after set-up)"
 
 test-unit: setup
 	@echo "==> unit tests"
