@@ -7,14 +7,7 @@ from torch import nn
 from attnlab.models.classifier import AttentionCNN
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These models are tiny: one thread is as fast, and avoids OpenMP spin-waiting when the
-    machine is busy (which made two threads ~20x slower under load)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_output_shape_and_channels():

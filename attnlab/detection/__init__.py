@@ -14,8 +14,7 @@ does not import the model, and ``from attnlab.detection import nms`` only import
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from attnlab._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {}
 for _module, _names in {
@@ -35,17 +34,7 @@ for _module, _names in {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'attnlab.detection' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 # ``decode`` names both a submodule and a function. Once the submodule is imported (the predictor

@@ -15,14 +15,4 @@ from attnlab.metrics.map import (
     voc_ap,
 )
 
-__all__ = [
-    "DetectionMetrics",
-    "evaluate_detections",
-    "box_iou",
-    "voc_ap",
-    "COCO_IOU_THRESHOLDS",
-    "COCO_RECALL_THRESHOLDS",
-    "COCO_AREA_RANGES",
-    "COCO_MAX_DETS",
-    "COCO_STATS",
-]
+from attnlab.metrics.map import __all__  # noqa: E402,F401  (one list of public names)

@@ -12,8 +12,7 @@ and one sub-module cannot break another:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from attnlab._lazy import lazy_exports
 
 # public name -> sub-module defining it. Other model modules add their names here.
 _LAZY: dict[str, str] = {
@@ -36,14 +35,4 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'attnlab.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
