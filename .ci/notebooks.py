@@ -29,9 +29,17 @@ def normalize(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = KERNELSPEC
     nb.metadata.setdefault("language_info", {"name": "python"})
+    count = 0
     for index, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
         cell["id"] = f"c{index:03d}"
+        if cell.cell_type == "code" and index > 0:
+            # nbval refuses stored outputs of a cell that never ran (execution_count None)
+            count += 1
+            cell.execution_count = count
+            for out in cell.outputs:
+                if out.get("output_type") == "execute_result":
+                    out["execution_count"] = count
         if index == 0 and cell.cell_type == "code":
             tags = cell.metadata.setdefault("tags", [])
             for tag in ("colab-install", "remove-cell"):

@@ -92,6 +92,10 @@ def test_notebook_has_outputs_for_nbval_and_no_errors(path):
     cells = code_cells(load(path))[1:]
     assert any(c.get("outputs") for c in cells), "commit notebooks executed: nbval compares stored outputs"
     for i, cell in enumerate(cells):
+        if cell.get("outputs"):
+            assert cell.get("execution_count") is not None, (
+                f"code cell {i + 1} has outputs but no execution count: nbval rejects it (make notebooks)"
+            )
         for out in cell.get("outputs", []):
             assert out["output_type"] != "error", f"stored error output in code cell {i + 1}"
             # A figure shown by plt.show() is a display_data with a PNG (fine); a figure *returned*
