@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEST=_vendor
-STAMP="$DEST/.stamp-v2"
+STAMP="$DEST/.stamp-v3"
 [ -f "$STAMP" ] && exit 0
 command -v npm >/dev/null || { echo "vendor: npm is needed to fetch MathJax and the widget manager (apt-get install npm)" >&2; exit 1; }
 WORK=$(mktemp -d)
@@ -26,7 +26,10 @@ cp "$WORK/mathjax-3.2.2/package/LICENSE" "$DEST/mathjax/LICENSE"
 cp "$WORK/requirejs-2.3.8/package/require.js" "$DEST/widgets/require.min.js"
 HM="$WORK/jupyter-widgets-html-manager-1.0.15/package/dist"
 cp "$HM/embed-amd.js" "$DEST/widgets/"
-find "$HM" -maxdepth 1 -type f ! -name '*.js' ! -name '*.map' -exec cp {} "$DEST/widgets/" \;
+# The manager fetches its fonts next to its AMD module URL (see book/_js/attnlab-widgets.js).
+FONTS="$DEST/widgets/@jupyter-widgets/html-manager/dist"
+mkdir -p "$FONTS"
+find "$HM" -maxdepth 1 -type f ! -name '*.js' ! -name '*.map' -exec cp {} "$FONTS/" \;
 # Slides: reveal.js (the white theme, whose fonts are local) and its speaker-notes plugin.
 RV="$WORK/reveal.js-4.6.1/package"
 cp -r "$RV/dist" "$DEST/reveal.js/"
