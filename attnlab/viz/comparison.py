@@ -198,15 +198,20 @@ def plot_kernel_size_rules(
             ax.plot(c, ks, styles[i % len(styles)], lw=1.2, label=label)
     for h in highlight:
         ax.axvline(h, color="crimson", ls="--", lw=1, alpha=0.7)
+    return _channel_axis(ax, channels, "kernel size k")
+
+
+
+def _channel_axis(ax: Axes, channels: Sequence[int], ylabel: str) -> Axes:
+    """Channels on a log2 x-axis with one labelled tick per channel count, grid and legend."""
     ax.set_xscale("log", base=2)
     ax.set_xticks(list(channels), [str(int(v)) for v in channels])
     ax.minorticks_off()
     ax.set_xlabel("channels C")
-    ax.set_ylabel("kernel size k")
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax
-
 
 def plot_param_growth(
     channels: Sequence[int],
@@ -224,15 +229,8 @@ def plot_param_growth(
         ax.plot(channels, ys_plot, "o-", color=color_for(name), label=name)
         for x, y, yp in zip(channels, ys, ys_plot):
             ax.annotate(f"{y:,}", (x, yp), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
-    ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xticks(list(channels), [str(c) for c in channels])
-    ax.minorticks_off()
-    ax.set_xlabel("channels C")
-    ax.set_ylabel("parameters per block")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return ax
+    return _channel_axis(ax, channels, "parameters per block")
 
 
 def plot_effective_maps(
