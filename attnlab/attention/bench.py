@@ -141,6 +141,14 @@ def _train_fn(module: nn.Module, x: Tensor, grad: Tensor) -> Callable[[], object
     return run
 
 
+def _time_pair(row: dict, prefix: str, ours: Callable[[], object], ref: Callable[[], object], **timing) -> None:
+    """Time ``ours`` against ``ref`` interleaved; store ``<prefix>_ms``, ``_ref_ms`` and ``_ratio`` in ``row``."""
+    t = _bench.time_interleaved({"ours": ours, "ref": ref}, **timing)
+    row[f"{prefix}_ms"] = statistics.median(t["ours"]) * 1e3
+    row[f"{prefix}_ref_ms"] = statistics.median(t["ref"]) * 1e3
+    row[f"{prefix}_ratio"] = _bench.median_ratio(t, "ours", "ref")
+
+
 def run_bench(
     modules: Sequence[str] = MODULES,
     slots: Sequence[str] | None = None,
@@ -194,27 +202,12 @@ def run_bench(
                 "flops": flops_matmul + flops_elem,
             }
             ours.eval(), ref.eval()
-            t = _bench.time_interleaved(
-                {"ours": _forward_fn(ours, x), "ref": _forward_fn(ref, x)},
-                repeats=repeats,
-                warmup=warmup,
-                device=device,
-            )
-            row["fwd_ms"] = statistics.median(t["ours"]) * 1e3
-            row["fwd_ref_ms"] = statistics.median(t["ref"]) * 1e3
-            row["fwd_ratio"] = _bench.median_ratio(t, "ours", "ref")
+            timing = dict(repeats=repeats, warmup=warmup, device=device)
+            _time_pair(row, "fwd", _forward_fn(ours, x), _forward_fn(ref, x), **timing)
             ratios = [row["fwd_ratio"]]
             if backward:
                 ours.train(), ref.train()
-                t = _bench.time_interleaved(
-                    {"ours": _train_fn(ours, x, grad), "ref": _train_fn(ref, x, grad)},
-                    repeats=repeats,
-                    warmup=warmup,
-                    device=device,
-                )
-                row["train_ms"] = statistics.median(t["ours"]) * 1e3
-                row["train_ref_ms"] = statistics.median(t["ref"]) * 1e3
-                row["train_ratio"] = _bench.median_ratio(t, "ours", "ref")
+                _time_pair(row, "train", _train_fn(ours, x, grad), _train_fn(ref, x, grad), **timing)
                 ratios.append(row["train_ratio"])
             row["not_slower"] = bool(all(r <= 1.0 for r in ratios))
             rows.append(row)
