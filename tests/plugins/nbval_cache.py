@@ -13,6 +13,7 @@ itself and fails loudly if it raises.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from pathlib import Path
@@ -129,7 +130,7 @@ def _store(nb_file, cache_dir: str, seconds: float) -> None:
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    nb = nbformat.read(str(nb_file.fspath), as_version=4)
+    nb = copy.deepcopy(nb_file.nb)  # the notebook nbval read when collecting; no second read
     executed = {item.cell_num: item for item in nb_file.session.items if getattr(item, "parent", None) is nb_file}
     count = 0
     for cell in nb.cells:
