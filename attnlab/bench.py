@@ -82,19 +82,26 @@ def summarize(seconds: list[float]) -> dict[str, float]:
     return {"median_ms": statistics.median(ms), "min_ms": ms[0], "q1_ms": q[0], "q3_ms": q[2]}
 
 
-def git_commit(default: str = "unknown") -> str:
-    """The current commit of the repository this package lives in, if any."""
+def _git(*args: str) -> str | None:
+    """stdout of a git command run in this package's folder (None when git is unavailable)."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
+            ["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
         )
     except (OSError, subprocess.TimeoutExpired):
-        return default
-    return out.stdout.strip() or default
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_commit(default: str = "unknown") -> str:
+    """The current commit of the repository this package lives in, if any."""
+    return (_git("rev-parse", "HEAD") or "").strip() or default
+
+
+def git_dirty() -> bool | None:
+    """True when tracked files differ from that commit (None outside a git checkout)."""
+    out = _git("status", "--porcelain", "--untracked-files=no")
+    return None if out is None else bool(out.strip())
 
 
 def environment(device: torch.device | str = "cpu") -> dict[str, object]:
@@ -103,6 +110,7 @@ def environment(device: torch.device | str = "cpu") -> dict[str, object]:
     info: dict[str, object] = {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "commit": git_commit(),
+        "dirty": git_dirty(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),

@@ -156,10 +156,6 @@ def tracks_grad(x: Tensor, module: nn.Module) -> bool:
     return any(p.requires_grad for p in module.parameters())
 
 
-# CBAM and Coordinate Attention differentiate their small maps by re-running them under autograd
-# in the fused backward; below this many input elements that fixed cost outweighs the saving and
-# they take the plain path (measured with ``python -m attnlab bench attention``).
-FUSED_MIN_NUMEL = 1 << 19
 # False: every block takes the plain path (for tests and comparisons)
 FUSED_ENABLED = True
 
@@ -183,20 +179,38 @@ def use_fused(x: Tensor, module: nn.Module) -> bool:
     return any(p.requires_grad for p in module.parameters())
 
 
-def small_grads(fn, inputs: list[Tensor | None], needs: tuple[bool, ...], grad_outputs: tuple[Tensor, ...]) -> list:
-    """Recompute the small (descriptor-sized) part of a block with autograd and differentiate it.
+class SmallGraph:
+    """The small (descriptor-sized) part of a block, recorded by autograd inside a fused forward.
 
-    ``fn(*inputs)`` returns a tuple of tensors; returns the gradient (or None) for each input.
+    A fused block handles the full-size feature map by hand but leaves the small maps (an MLP on
+    pooled descriptors, a 2-channel conv) to autograd: ``SmallGraph(fn, inputs, needs)`` runs
+    ``fn(*inputs)`` with grad enabled, each descriptor replaced by a fresh leaf (parameters, which
+    are leaves already, stay themselves), and keeps the graph until the backward pass calls
+    :meth:`grads`. Recording once in the forward costs nothing extra; re-running ``fn`` in the
+    backward would compute the small maps twice (and update BatchNorm statistics twice).
     """
-    with torch.enable_grad():
-        leaves = [
-            None if t is None else t.detach().requires_grad_(bool(n)) for t, n in zip(inputs, needs)
-        ]
-        outs = fn(*leaves)
-        wanted = [t for t, n in zip(leaves, needs) if t is not None and n]
-        grads = torch.autograd.grad(outs, wanted, grad_outputs, allow_unused=True) if wanted else ()
-    it = iter(grads)
-    return [next(it) if (t is not None and n) else None for t, n in zip(leaves, needs)]
+
+    def __init__(self, fn, inputs: list[Tensor | None], needs: tuple[bool, ...]) -> None:
+        with torch.enable_grad():
+            self.leaves = [
+                None if t is None else (t if t.is_leaf and t.requires_grad else t.detach().requires_grad_(bool(n)))
+                for t, n in zip(inputs, needs)
+            ]
+            out = fn(*self.leaves)
+        self.outputs = (out,) if isinstance(out, Tensor) else tuple(out)
+        self.needs = needs
+
+    def detached(self) -> tuple[Tensor, ...]:
+        """The outputs of ``fn``, without their graph (for the block's own arithmetic)."""
+        return tuple(t.detach() for t in self.outputs)
+
+    def grads(self, grad_outputs: tuple[Tensor, ...]) -> list[Tensor | None]:
+        """The gradient of the recorded outputs w.r.t. each input (None where not needed)."""
+        leaves, outputs = self.leaves, self.outputs
+        self.leaves = self.outputs = None  # release the small graph once it has been used
+        wanted = [t for t, n in zip(leaves, self.needs) if t is not None and n]
+        got = iter(torch.autograd.grad(outputs, wanted, grad_outputs, allow_unused=True) if wanted else ())
+        return [next(got) if (t is not None and n) else None for t, n in zip(leaves, self.needs)]
 
 
 class ChannelGateFn(torch.autograd.Function):
@@ -204,16 +218,21 @@ class ChannelGateFn(torch.autograd.Function):
 
     Forward returns ``(out, s)`` (``s`` not differentiable, for ``capture``). Backward, with
     t = g * x: dL/ds = sum_hw t; the gate's small graph is differentiated by ``gate_backward``
-    (closed form, when given) or by autograd on the (B, C) descriptor; dL/dx = g s + dL/dz / HW,
-    written into t's buffer (one full-size allocation, where the plain graph makes three).
+    (closed form, when given) or by autograd (:class:`SmallGraph`, recorded in the forward);
+    dL/dx = g s + dL/dz / HW, written into t's buffer (one full-size allocation, where the plain
+    graph makes three).
     """
 
     @staticmethod
     def forward(ctx, x, gate_fn, gate_backward, *params):
         z = x.mean((2, 3))
-        s = gate_fn(z, *params)
+        if gate_backward is None:
+            ctx.graph = SmallGraph(gate_fn, [z, *params], (True, *ctx.needs_input_grad[3:]))
+            (s,) = ctx.graph.detached()
+        else:
+            s = gate_fn(z, *params)
         out = x * s[:, :, None, None]
-        ctx.gate_fn, ctx.gate_backward = gate_fn, gate_backward
+        ctx.gate_backward = gate_backward
         ctx.save_for_backward(x, z, s, *params)
         ctx.mark_non_differentiable(s)
         return out, s
@@ -225,11 +244,10 @@ class ChannelGateFn(torch.autograd.Function):
         s4 = s[:, :, None, None]
         t = grad * x
         grad_s = t.sum((2, 3))
-        needs = (True, *ctx.needs_input_grad[3:])
         if ctx.gate_backward is not None:
-            grads = ctx.gate_backward(z, s, grad_s, params, needs)
+            grads = ctx.gate_backward(z, s, grad_s, params, (True, *ctx.needs_input_grad[3:]))
         else:
-            grads = small_grads(ctx.gate_fn, [z, *params], needs, (grad_s,))
+            grads = ctx.graph.grads((grad_s,))
         grad_x = None
         if ctx.needs_input_grad[0]:
             grad_x = torch.mul(grad, s4, out=t).add_((grads[0] / (x.shape[2] * x.shape[3]))[:, :, None, None])

@@ -40,7 +40,7 @@ from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 from attnlab.attention import _common
-from attnlab.attention._common import AttentionModule, check_channels, check_choice, hidden_width, small_grads, tracks_grad, use_fused
+from attnlab.attention._common import AttentionModule, check_channels, check_choice, SmallGraph, hidden_width, tracks_grad, use_fused
 
 POOLS = ("both", "avg", "max")
 ORDERS = ("channel-spatial", "spatial-channel", "parallel")
@@ -216,7 +216,7 @@ class CBAM(AttentionModule):
     def forward(self, x: Tensor) -> Tensor:
         _common.check_input(self, x)
         ca, sa = self.channelattention, self.spatialattention
-        if self.order == "channel-spatial" and sa.bn is None and x.numel() >= _common.FUSED_MIN_NUMEL and use_fused(x, self):
+        if self.order == "channel-spatial" and sa.bn is None and use_fused(x, self):
             out, mc, ms = _CBAMFn.apply(x, self, *ca._params(), sa.conv1.weight)
             if _common._ACTIVE is not None:
                 self._record({"channel": mc, "spatial": ms})
@@ -256,43 +256,41 @@ class _CBAMFn(torch.autograd.Function):
     def forward(ctx, x, module, w1, b1, w2, b2, wconv):
         ca, sa = module.channelattention, module.spatialattention
         b, c, h, w = x.shape
+        needs = ctx.needs_input_grad
         za = x.mean((2, 3)) if ca.pool != "max" else None
         zm = idx = None
         if ca.pool != "avg":
             zm, idx = F.adaptive_max_pool2d(x, 1, return_indices=True)
             zm = zm.view(b, c)
-        mc = ca.mlp(za, zm, w1, b1, w2, b2)
+        ctx.channel = SmallGraph(ca.mlp, [za, zm, w1, b1, w2, b2], (za is not None, zm is not None, *needs[2:6]))
+        (mc,) = ctx.channel.detached()
         mc4 = mc.view(b, c, 1, 1)
         y = x * mc4
         smean = y.mean(1, keepdim=True)
         smax, sidx = y.max(1, keepdim=True)
-        ms = sa._map(smean, smax, wconv)
+        ctx.spatial = SmallGraph(sa._map, [smean, smax, wconv], (True, True, needs[6]))
+        (ms,) = ctx.spatial.detached()
         out = y * ms
-        ctx.module = module
-        ctx.save_for_backward(x, y, za, zm, idx, mc, smean, smax, sidx, ms, w1, b1, w2, b2, wconv)
+        ctx.save_for_backward(x, y, idx, mc, sidx, ms)
         ctx.mark_non_differentiable(mc4, ms)
         return out, mc4, ms
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad, _gmc, _gms):
-        x, y, za, zm, idx, mc, smean, smax, sidx, ms, w1, b1, w2, b2, wconv = ctx.saved_tensors
-        ca, sa = ctx.module.channelattention, ctx.module.spatialattention
+        x, y, idx, mc, sidx, ms = ctx.saved_tensors
         b, c, h, w = x.shape
-        needs = ctx.needs_input_grad
         # spatial branch
         grad_ms = (grad * y).sum(1, keepdim=True)
-        g_mean, g_max, g_wconv = small_grads(sa._map, [smean, smax, wconv], (True, True, needs[6]), (grad_ms,))
+        g_mean, g_max, g_wconv = ctx.spatial.grads((grad_ms,))
         gy = grad * ms
         gy.add_(g_mean / c)
         gy.scatter_add_(1, sidx, g_max)
         # channel branch
         grad_mc = (gy * x).sum((2, 3))
-        g_za, g_zm, g_w1, g_b1, g_w2, g_b2 = small_grads(
-            ca.mlp, [za, zm, w1, b1, w2, b2], (za is not None, zm is not None, *needs[2:6]), (grad_mc,)
-        )
+        g_za, g_zm, g_w1, g_b1, g_w2, g_b2 = ctx.channel.grads((grad_mc,))
         grad_x = None
-        if needs[0]:
+        if ctx.needs_input_grad[0]:
             grad_x = gy.mul_(mc.view(b, c, 1, 1))
             if g_za is not None:
                 grad_x.add_((g_za / (h * w)).view(b, c, 1, 1))

@@ -34,7 +34,7 @@ from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 from attnlab.attention import _common
-from attnlab.attention._common import AttentionModule, check_channels, check_choice, hidden_width, small_grads, tracks_grad, use_fused
+from attnlab.attention._common import AttentionModule, check_channels, check_choice, SmallGraph, hidden_width, tracks_grad, use_fused
 
 ACTIVATIONS = ("relu", "hswish")
 
@@ -99,36 +99,37 @@ class CoordAttention(AttentionModule):
             self.F_w.bias,
         ]
 
-    def _gates(self, z_h: Tensor, z_w: Tensor, w1, b1, bn_w, bn_b, w_h, b_h, w_w, b_w, recompute=False):
+    def _gates(self, z_h: Tensor, z_w: Tensor, w1, b1, bn_w, bn_b, w_h, b_h, w_w, b_w):
         """Gates (B, C, H) and (B, C, W) from the pooled strips (B, C, H) and (B, C, W).
 
-        The strips stay in one (B, C, 1, H + W) layout throughout (no permutes), where the 1x1
-        convs and the BatchNorm are the reference's own ops.
+        The reference's 1x1 convs over the concatenated strip (B, C, 1, H + W) are matrix
+        products: the strips are laid out once as one (C, B (H + W)) matrix, so each conv is a
+        single ``W @ f`` (its weight keeps the conv's (C_out, C_in, 1, 1) shape), several times
+        cheaper to differentiate on a CPU than a convolution call on a map this small.
+        ``self.bn`` sees (1, m, B, H + W): per channel, the same B (H + W) values, so the same
+        statistics as the reference's (B, m, 1, H + W); it applies ``bn_w`` and ``bn_b`` (its own
+        parameters) and updates its running statistics.
         """
         b, c, h = z_h.shape
         w = z_w.shape[2]
-        f = F.conv2d(torch.cat((z_h, z_w), 2).unsqueeze(2), w1, b1)  # (B, m, 1, H + W)
-        if not recompute:
-            f = self.bn(f)
-        elif self.training or self.bn.running_mean is None:
-            # the fused backward's second look: batch statistics, buffers left alone
-            f = F.batch_norm(f, None, None, bn_w, bn_b, True, 0.0, self.bn.eps)
-        else:
-            f = F.batch_norm(f, self.bn.running_mean, self.bn.running_var, bn_w, bn_b, False, 0.0, self.bn.eps)
+        z = torch.cat((z_h, z_w), 2).transpose(0, 1).reshape(c, b * (h + w))  # (C, B (H + W))
+        f = _conv1x1(z, w1, b1)  # (m, B (H + W))
+        f = self.bn(f.view(1, -1, b, h + w))
         f = F.relu(f) if self.activation == "relu" else F.hardswish(f)
-        f_h, f_w = f.split((h, w), 3)
-        a_h = torch.sigmoid(F.conv2d(f_h, w_h, b_h))  # (B, C, 1, H)
-        a_w = torch.sigmoid(F.conv2d(f_w, w_w, b_w))  # (B, C, 1, W)
-        return a_h.view(b, c, h), a_w.view(b, c, w)
+        f_h, f_w = f.split((h, w), 3)  # (1, m, B, H), (1, m, B, W)
+        a_h = torch.sigmoid(_conv1x1(f_h.reshape(-1, b * h), w_h, b_h))  # (C, B H)
+        a_w = torch.sigmoid(_conv1x1(f_w.reshape(-1, b * w), w_w, b_w))  # (C, B W)
+        # back to (B, C, .), contiguous: the full-size products broadcast them fastest that way
+        return a_h.view(c, b, h).transpose(0, 1).contiguous(), a_w.view(c, b, w).transpose(0, 1).contiguous()
 
     def coordinate_gates(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The gates ``g^h`` (B, C, H, 1) and ``g^w`` (B, C, 1, W) of a checked input."""
-        g_h, g_w = self._gates(x.mean(3), x.mean(2), *self._params())
+        g_h, g_w = self._gates(*strip_means(x), *self._params())
         return g_h.unsqueeze(3), g_w.unsqueeze(2)
 
     def forward(self, x: Tensor) -> Tensor:
         _common.check_input(self, x)
-        if x.numel() >= _common.FUSED_MIN_NUMEL and use_fused(x, self):
+        if use_fused(x, self):
             out, g_h, g_w = _CoordAttentionFn.apply(x, self, *self._params())
             g_h, g_w = g_h.unsqueeze(3), g_w.unsqueeze(2)
         else:
@@ -141,48 +142,70 @@ class CoordAttention(AttentionModule):
         return out
 
 
+def _conv1x1(f: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """A 1x1 conv on features laid out as columns: ``weight`` (C_out, C_in, 1, 1), ``f`` (C_in, N)."""
+    out = weight.flatten(1) @ f  # (C_out, N)
+    return out if bias is None else out + bias[:, None]
+
+
+def strip_means(x: Tensor) -> tuple[Tensor, Tensor]:
+    """The pooled strips ``z^h = mean_w x`` (B, C, H) and ``z^w = mean_h x`` (B, C, W).
+
+    On a CPU, for a contiguous float32 tensor outside autocast, ``z^h`` is computed as the
+    matrix-vector product ``x (B C H, W) @ (1/W) 1_W``: a reduction over a last dimension as short
+    as 13 or 26 runs several times slower there than the product does.
+    """
+    b, c, h, w = x.shape
+    if (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and x.is_contiguous()
+        and not torch.is_autocast_enabled("cpu")
+        and not torch.compiler.is_compiling()
+        and not torch.onnx.is_in_onnx_export()
+    ):
+        z_h = (x.view(b * c * h, w) @ x.new_full((w, 1), 1.0 / w)).view(b, c, h)
+    else:
+        z_h = x.mean(3)
+    return z_h, x.mean(2)
+
+
 class _CoordAttentionFn(torch.autograd.Function):
     """Coordinate attention with a hand-fused backward (see ``_common.use_fused``).
 
-    Backward, with t = g * x: dL/dg^h = sum_w t g^w, dL/dg^w = sum_h t g^h (one shared buffer);
-    the small MLP's gradients by autograd on the pooled strips; dL/dx = g g^h g^w +
-    dL/dz^h / W + dL/dz^w / H written into t's buffer.
+    Backward, with t = g * x: dL/dg^h = sum_w t g^w and dL/dg^w = sum_h t g^h (batched
+    matrix-vector products over each (H, W) slice, so no full-size temporary); the small MLP's
+    gradients by autograd on the pooled strips (:class:`SmallGraph`); dL/dx = g g^h g^w +
+    dL/dz^h / W + dL/dz^w / H, written into t's buffer.
     """
 
     @staticmethod
     def forward(ctx, x, module, *params):
-        z_h, z_w = x.mean(3), x.mean(2)
-        g_h, g_w = module._gates(z_h, z_w, *params)
+        z_h, z_w = strip_means(x)
+        ctx.graph = SmallGraph(module._gates, [z_h, z_w, *params], (True, True, *ctx.needs_input_grad[2:]))
+        g_h, g_w = ctx.graph.detached()
         out = (x * g_h.unsqueeze(3)).mul_(g_w.unsqueeze(2))
-        ctx.module = module
-        ctx.save_for_backward(x, z_h, z_w, g_h, g_w, *params)
+        ctx.save_for_backward(x, g_h, g_w)
         ctx.mark_non_differentiable(g_h, g_w)
         return out, g_h, g_w
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad, _gh, _gw):
-        x, z_h, z_w, g_h, g_w, *params = ctx.saved_tensors
-        module = ctx.module
-        h, w = x.shape[2], x.shape[3]
+        x, g_h, g_w = ctx.saved_tensors
+        b, c, h, w = x.shape
         gh4, gw4 = g_h.unsqueeze(3), g_w.unsqueeze(2)
         t = grad * x
-        v = t * gw4
-        grad_gh = v.sum(3)
-        torch.mul(t, gh4, out=v)
-        grad_gw = v.sum(2)
-        del v
-        needs = (True, True, *ctx.needs_input_grad[2:])
-        grads = small_grads(
-            lambda zh, zw, *ps: module._gates(zh, zw, *ps, recompute=True),
-            [z_h, z_w, *params],
-            needs,
-            (grad_gh, grad_gw),
-        )
+        # under autocast the gates may be float32 and t bfloat16/float16: a matmul needs one dtype
+        grad_gh = torch.matmul(t, gw4.transpose(2, 3).to(t.dtype)).view(b, c, h)  # sum_w t g^w: (H, W) @ (W, 1)
+        grad_gw = torch.matmul(gh4.transpose(2, 3).to(t.dtype), t).view(b, c, w)  # sum_h g^h t: (1, H) @ (H, W)
+        grads = ctx.graph.grads((grad_gh, grad_gw))
         grad_x = None
         if ctx.needs_input_grad[0]:
-            grad_x = torch.mul(grad, gh4, out=t).mul_(gw4)
-            grad_x.add_((grads[0] / w).unsqueeze(3)).add_((grads[1] / h).unsqueeze(2))
+            grad_x = torch.mul(grad, gh4, out=t)
+            # (g g^h) g^w + dL/dz^h / W in one pass, then + dL/dz^w / H
+            torch.addcmul((grads[0] / w).unsqueeze(3), grad_x, gw4, out=grad_x)
+            grad_x.add_((grads[1] / h).unsqueeze(2))
         return (grad_x, None, *grads[2:])
 
 
