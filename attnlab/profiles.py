@@ -79,7 +79,7 @@ _QUICK = Profile(
     device="cpu",
     seeds=(0, 1, 2),
     classifier=ClassifierSize(image_size=32, n_train=1200, n_val=400, epochs=8, batch_size=32, width=16),
-    detector=DetectorSize(image_size=128, n_train=768, n_val=128, epochs=15, batch_size=8),
+    detector=DetectorSize(image_size=128, n_train=1280, n_val=128, epochs=10, batch_size=8),
 )
 
 _FULL = Profile(
