@@ -63,11 +63,9 @@ book-instructor: setup slides
 slides: setup
 	@$(BIN)/python .ci/slides.py
 
+# attnlab-book/{book/,notebooks/,README.md,OPEN_ME.txt} in one zip; .ci/bundle.py documents the layout.
 bundle: book
-	@rm -f _build/attnlab-book.zip
-	@cd _build && mkdir -p bundle && rm -rf bundle/* && cp -r html bundle/book && cp -r ../notebooks bundle/notebooks \
-	  && cp ../README.md bundle/ && cd bundle && $(CURDIR)/$(BIN)/python -m zipfile -c ../attnlab-book.zip book notebooks README.md
-	@echo "==> _build/attnlab-book.zip: open book/index.html inside it; no network needed"
+	@$(BIN)/python .ci/bundle.py
 
 # --- tests ---------------------------------------------------------------------------------
 # Each notebook is executed once: nbval runs and checks it and stores the run in the book's
