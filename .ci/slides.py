@@ -56,8 +56,23 @@ def _glued(nb) -> dict[str, str]:
 ADMONITIONS = ("note", "tip", "warning", "important", "caution", "attention", "hint", "seealso")
 
 
-def myst_to_markdown(source: str, bib: dict[str, str], glue: dict[str, str]) -> str:
-    """Rewrite MyST roles and directives that plain Markdown (the slides) cannot show."""
+EQ_LABEL = re.compile(r"\$\$\s*\(([\w:-]+)\)")
+
+
+def equation_numbers(nb) -> dict[str, int]:
+    """label -> number of each labelled display equation, numbered per page in order, as the book
+    numbers them (``math_numfig: false``: (1), (2), ... on each page)."""
+    labels = [m.group(1) for c in nb.cells if c.cell_type == "markdown" for m in EQ_LABEL.finditer(c.source)]
+    return {label: i for i, label in enumerate(dict.fromkeys(labels), start=1)}
+
+
+def myst_to_markdown(source: str, bib: dict[str, str], glue: dict[str, str], eqs: dict[str, int] | None = None) -> str:
+    """Rewrite MyST roles and directives that plain Markdown (the slides) cannot show.
+
+    Equation references become the equation's number, ``(3)``, and a labelled display equation
+    carries the same number as a ``\\tag``, so slides and book agree.
+    """
+    eqs = eqs or {}
 
     def cite(m):
         return "(" + "; ".join(bib.get(k.strip(), k.strip()) for k in m.group(1).split(",")) + ")"
@@ -73,7 +88,13 @@ def myst_to_markdown(source: str, bib: dict[str, str], glue: dict[str, str]) -> 
 
     source = re.sub(r"\{cite(?::\w+)?\}`([^`]+)`", cite, source)
     source = re.sub(r"\{glue(?::\w+)?\}`([^`]+)`", glue_value, source)
-    source = re.sub(r"\{eq\}`[^`]+`", "(the equation above)", source)
+    source = re.sub(r"\{eq\}`([^`]+)`", lambda m: f"({eqs[m.group(1)]})" if m.group(1) in eqs else "the equation", source)
+    source = re.sub(
+        r"\$\$((?:(?!\$\$).)*?)\$\$\s*\(([\w:-]+)\)",
+        lambda m: f"$${m.group(1).rstrip()} \\tag{{{eqs[m.group(2)]}}}$$" if m.group(2) in eqs else f"$${m.group(1)}$$",
+        source,
+        flags=re.S,
+    )
     source = re.sub(r"\{\w+(?::\w+)?\}`([^`]+)`", target_text, source)
     source = re.sub(r"(\$\$)\s*\([\w:-]+\)", r"\1", source)  # labels after display math
 
@@ -98,10 +119,10 @@ def _has_figure(cell) -> bool:
 def select_slides(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``nb`` whose cells carry reveal.js slide types; unselected cells are skipped."""
     deck = copy.deepcopy(nb)
-    bib, glue = _bibliography(), _glued(nb)
+    bib, glue, eqs = _bibliography(), _glued(nb), equation_numbers(nb)
     for cell in deck.cells:
         if cell.cell_type == "markdown":
-            cell.source = myst_to_markdown(cell.source, bib, glue)
+            cell.source = myst_to_markdown(cell.source, bib, glue, eqs)
     tagged = any("slides" in c.metadata.get("tags", []) for c in deck.cells)
     figure_taken = False
     for cell in deck.cells:

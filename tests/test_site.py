@@ -121,5 +121,14 @@ def test_page_renders_offline(browser, site_url, page_path):
 
     out = SCREENSHOTS / (page_path.replace("/", "__") + ".png")
     page.screenshot(path=str(out), full_page=True)
+    if page_path.startswith("slides/") and page_path != "slides/index":
+        # Walk the whole deck: every slide change runs the deck's typeset and scrollbar script.
+        n = page.evaluate("() => document.querySelectorAll('.reveal .slides > section').length")
+        assert n > 1, f"{page_path}: the deck has {n} slide(s)"
+        for _ in range(n - 1):
+            page.keyboard.press("ArrowRight")
+            page.wait_for_timeout(30)
+        page.wait_for_timeout(300)
+        assert page.evaluate("() => location.hash") == f"#/{n - 1}", f"{page_path}: did not reach the last slide"
     context.close()
     assert not problems, f"{page_path}:\n" + "\n".join(problems)
