@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 
+import nbformat
 import pytest
 
 from tests.bookfiles import NOTEBOOKS, ROOT, config, toc_files
@@ -12,6 +14,9 @@ from tests.bookfiles import NOTEBOOKS, ROOT, config, toc_files
 REPO_URL = config()["repository"]["url"]
 MAX_NOTEBOOK_BYTES = 2_000_000
 MAX_OUTPUT_BYTES = 400_000
+SLIDES_TAG = "slides"  # cells a teacher shows in the chapter's deck (.ci/slides.py, `make slides`)
+MIN_SLIDE_CELLS = 5
+SLIDE_TYPES = {"slide", "subslide", "fragment", "-", "notes"}  # what a tagged cell may set itself
 IDS = [nb.name for nb in NOTEBOOKS]
 
 
@@ -112,3 +117,74 @@ def test_notebook_opens_with_a_title_and_objectives(path):
     nb = load(path)
     markdown = [source(c) for c in nb["cells"] if c["cell_type"] == "markdown"]
     assert markdown and markdown[0].lstrip().startswith("# "), "the first markdown cell is the chapter title"
+
+
+def tagged_for_slides(nb) -> list[int]:
+    return [i for i, c in enumerate(nb["cells"]) if SLIDES_TAG in c.get("metadata", {}).get("tags", [])]
+
+
+def is_heading(cell) -> bool:
+    return cell["cell_type"] == "markdown" and source(cell).lstrip().startswith("#")
+
+
+@pytest.fixture(scope="module")
+def slides_script():
+    """.ci/slides.py as a module (it is a script in a dot-folder, not a package)."""
+    spec = importlib.util.spec_from_file_location("ci_slides", ROOT / ".ci" / "slides.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_chapter_has_cells_tagged_for_its_slide_deck(path):
+    nb = load(path)
+    tagged = tagged_for_slides(nb)
+    assert len(tagged) >= MIN_SLIDE_CELLS, (
+        f"{path.name}: {len(tagged)} cells tagged {SLIDES_TAG!r}, expected at least {MIN_SLIDE_CELLS} "
+        "(title, key idea, equations, figures, summary)"
+    )
+    cells = nb["cells"]
+    assert any(is_heading(cells[i]) for i in tagged), f"{path.name}: no markdown heading among the slide cells"
+    title = next(i for i, c in enumerate(cells) if c["cell_type"] == "markdown")
+    assert tagged[0] == title, f"{path.name}: the deck must open with the chapter title (cell {title}), not cell {tagged[0]}"
+    for i in tagged:
+        cell = cells[i]
+        assert "colab-install" not in cell["metadata"].get("tags", []), f"{path.name}: install cell {i} on a slide"
+        widgets = [o for o in cell.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        assert not widgets, f"{path.name}: cell {i} shows a widget, which needs a kernel: not on a slide"
+        own = cell["metadata"].get("slideshow", {}).get("slide_type")
+        assert own is None or own in SLIDE_TYPES, (
+            f"{path.name}: cell {i} has slideshow.slide_type {own!r}, expected one of {sorted(SLIDE_TYPES)}"
+        )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_slide_deck_shows_exactly_the_tagged_cells(path, slides_script):
+    nb = nbformat.read(path, as_version=4)
+    deck = slides_script.select_slides(nb)
+    assert [c.get("id") for c in deck.cells] == [c.get("id") for c in nb.cells], "select_slides must keep every cell"
+    tagged = set(tagged_for_slides(nb))
+    for i, (cell, shown) in enumerate(zip(nb.cells, deck.cells)):
+        slide_type = shown.metadata["slideshow"]["slide_type"]
+        if i not in tagged:
+            assert slide_type == "skip", f"{path.name}: untagged cell {i} is shown as {slide_type!r}"
+            continue
+        own = cell.metadata.get("slideshow", {}).get("slide_type")
+        expected = own or ("slide" if is_heading(cell) else "-")
+        assert slide_type == expected, f"{path.name}: tagged cell {i} is shown as {slide_type!r}, expected {expected!r}"
+    assert "slideshow" not in nb.cells[0].metadata, "select_slides must work on a copy, not change the notebook"
+
+
+def test_slides_number_equations_as_the_page_does(slides_script):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# T\n$$\na = b\n$$ (eq-first)\n\nand $$ c $$ inline, then\n$$\nx = y\n$$ (eq-second)"),
+        nbformat.v4.new_markdown_cell("By {eq}`eq-second` and {eq}`eq-first`; {eq}`eq-elsewhere`."),
+    ])
+    eqs = slides_script.equation_numbers(nb)
+    assert eqs == {"eq-first": 1, "eq-second": 2}
+    first = slides_script.myst_to_markdown(nb.cells[0].source, {}, {}, eqs)
+    assert "a = b \\tag{1}$$" in first and "x = y \\tag{2}$$" in first and "$$ c $$" in first
+    assert "(eq-" not in first
+    second = slides_script.myst_to_markdown(nb.cells[1].source, {}, {}, eqs)
+    assert second == "By (2) and (1); the equation."
