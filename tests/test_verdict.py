@@ -27,13 +27,17 @@ def test_a_gap_inside_the_spread_is_not_clear_and_the_sentence_says_so():
     rows = compare_to_baseline(runs_of({"none": [0.50, 0.60, 0.55], "eca": [0.56, 0.50, 0.60], "ca": [0.57, 0.52, 0.58]}))
     assert [r["clear"] for r in rows] == [False, False, False]
     text = verdict_sentence(rows)
-    assert text.startswith("none of the 2 attention variants") and "3 seeds" in text and "within noise" in text
+    assert text.startswith("none of the 2 attention variants differs from the plain model in mAP@0.5")
+    assert "3 seeds" in text and "within noise" in text
 
 
 def test_the_sentence_names_clear_variants_and_their_direction():
     rows = compare_to_baseline(runs_of({"none": [0.60, 0.61, 0.62], "se": [0.70, 0.71, 0.72], "cbam": [0.50, 0.51, 0.50]}))
-    text = verdict_sentence(rows, what="reference run")
-    assert "2 of the 2" in text and "SE (better, +10.0 points)" in text and "CBAM (worse" in text
+    text = verdict_sentence(rows, what="reference run", metric="mAP@[.5:.95]")
+    assert "2 of the 2 attention variants differ from the plain model in mAP@[.5:.95]" in text
+    assert "SE (better, +10.0 points)" in text and "CBAM (worse" in text
+    one = verdict_sentence(rows[:2])
+    assert one.startswith("1 of the 1 attention variants differs from the plain model in mAP@0.5")
 
 
 def test_one_seed_is_never_clear():

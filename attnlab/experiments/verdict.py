@@ -91,11 +91,13 @@ def compare_to_baseline(
     return rows
 
 
-def verdict_sentence(rows: Sequence[Mapping[str, Any]], *, baseline: str = "none", what: str = "run") -> str:
+def verdict_sentence(
+    rows: Sequence[Mapping[str, Any]], *, baseline: str = "none", what: str = "run", metric: str = "mAP@0.5"
+) -> str:
     """A sentence that says what :func:`compare_to_baseline`'s rows show, computed, never typed.
 
-    Example: ``"none of the 4 attention variants differs from the plain model by more than twice
-    the standard error over 3 seeds: in this run the differences are within noise"``.
+    Example: ``"none of the 4 attention variants differs from the plain model in mAP@0.5 by more
+    than twice the standard error over 3 seeds: in this run the differences are within noise"``.
     """
     others = [r for r in rows if r["variant"] != baseline]
     if not others:
@@ -104,13 +106,14 @@ def verdict_sentence(rows: Sequence[Mapping[str, Any]], *, baseline: str = "none
     clear = [r for r in others if r["clear"]]
     if not clear:
         return (
-            f"none of the {len(others)} attention variants differs from the plain model by more than twice "
-            f"the standard error over {n} seeds: in this {what} the differences are within noise"
+            f"none of the {len(others)} attention variants differs from the plain model in {metric} by more "
+            f"than twice the standard error over {n} seeds: in this {what} the differences are within noise"
         )
     names = ", ".join(
         f"{str(r['variant']).upper()} ({'better' if r['delta'] > 0 else 'worse'}, {r['delta']:+.1f} points)" for r in clear
     )
+    verb = "differs" if len(clear) == 1 else "differ"
     return (
-        f"{len(clear)} of the {len(others)} attention variants differ from the plain model by more than twice the "
-        f"standard error over {n} seeds: {names}; with so few seeds, confirm with more before believing it"
+        f"{len(clear)} of the {len(others)} attention variants {verb} from the plain model in {metric} by more than "
+        f"twice the standard error over {n} seeds: {names}; with so few seeds, confirm with more before believing it"
     )
