@@ -100,8 +100,9 @@ def train_classifier(
             thread mostly waits on the first, and on a busy 2-core machine it was 9x slower.
 
     Returns:
-        ``{"history": [{"epoch", "train_loss", "val_loss", "val_acc"}, ...], "step_losses": [...],
-        "val_acc": final accuracy, "val_loss", "train_acc", "params", "seconds"}``.
+        dict: ``history`` (one ``{"epoch", "train_loss", "val_loss", "val_acc"}`` per epoch),
+        ``step_losses`` (one loss per step), ``val_acc`` (final accuracy), ``val_loss``,
+        ``train_acc``, ``params`` and ``seconds``.
 
     Raises:
         ValueError / TypeError: malformed data or sizes.
