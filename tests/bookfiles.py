@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 
@@ -30,3 +32,11 @@ def toc_files() -> list[str]:
 
 def config() -> dict:
     return yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def ci_script(name: str) -> ModuleType:
+    """``.ci/<name>.py`` imported as a module (the scripts live in a dot-folder, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"ci_{name}", ROOT / ".ci" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import zipfile
 
 import pytest
 
-from tests.bookfiles import ROOT
+from tests.bookfiles import ci_script
 
 TOP = "attnlab-book"
 
 
 @pytest.fixture(scope="module")
 def bundle():
-    """.ci/bundle.py as a module (it is a script in a dot-folder, not a package)."""
-    spec = importlib.util.spec_from_file_location("ci_bundle", ROOT / ".ci" / "bundle.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return ci_script("bundle")
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 
 import nbformat
 import pytest
 
-from tests.bookfiles import NOTEBOOKS, ROOT, config, toc_files
+from tests.bookfiles import NOTEBOOKS, ROOT, ci_script, config, toc_files
 
 REPO_URL = config()["repository"]["url"]
 MAX_NOTEBOOK_BYTES = 2_000_000
@@ -129,11 +128,7 @@ def is_heading(cell) -> bool:
 
 @pytest.fixture(scope="module")
 def slides_script():
-    """.ci/slides.py as a module (it is a script in a dot-folder, not a package)."""
-    spec = importlib.util.spec_from_file_location("ci_slides", ROOT / ".ci" / "slides.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return ci_script("slides")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
