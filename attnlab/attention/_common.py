@@ -170,13 +170,9 @@ def use_fused(x: Tensor, module: nn.Module) -> bool:
     (``once_differentiable``): for double backward, run under ``torch.compile`` or use the
     functional forms.
     """
-    if not FUSED_ENABLED or not torch.is_grad_enabled():
+    if not FUSED_ENABLED or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
         return False
-    if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
-        return False
-    if x.requires_grad:
-        return True
-    return any(p.requires_grad for p in module.parameters())
+    return tracks_grad(x, module)
 
 
 class SmallGraph:

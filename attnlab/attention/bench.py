@@ -11,8 +11,8 @@ both the forward and the forward+backward ratio are <= 1.0.
 FLOPs. ``flops_matmul`` is what :class:`torch.utils.flop_counter.FlopCounterMode` reports for the
 reference block (2 per multiply-accumulate of convs and matmuls; nothing else). The package's
 blocks do the same arithmetic, but write some of it as matrix products that the counter would
-count again (a mean as a product with a constant vector), so the count is taken on the reference. ``flops_elementwise`` is counted
-here by formula, per element touched, 1 FLOP for each add, multiply, divide, compare (max) or ReLU;
+count again (a mean as a product with a constant vector), so the count is taken on the
+reference. ``flops_elementwise`` is counted here by formula, per element touched, 1 FLOP for each add, multiply, divide, compare (max) or ReLU;
 a mean over n values is n FLOPs (n - 1 adds, 1 divide), a max over n values n - 1 compares; a
 sigmoid is 4 FLOPs (negate, exp, add, divide), h-swish 5; an inference BatchNorm 2 (scale and
 shift). ``flops`` is their sum. Forward only, batch size 1.

@@ -78,7 +78,12 @@ def channel_conv(z: Tensor, weight: Tensor, padding: int) -> Tensor:
     k = weight.shape[-1]
     if torch.onnx.is_in_onnx_export():
         return F.conv1d(z.unsqueeze(1), weight, None, 1, padding).squeeze(1)
-    return F.pad(z, (padding, padding)).unfold(1, k, 1).contiguous() @ weight.view(k)
+    return channel_windows(z, k, padding).contiguous() @ weight.view(k)
+
+
+def channel_windows(z: Tensor, k: int, padding: int) -> Tensor:
+    """The (B, C, k) sliding windows (a view) of the (B, C) descriptor zero-padded by ``padding``."""
+    return F.pad(z, (padding, padding)).unfold(1, k, 1)
 
 
 class ECA(AttentionModule):
@@ -135,7 +140,7 @@ class ECA(AttentionModule):
         gz = channel_conv(ga, weight.flip(-1), p)
         gw = None
         if needs[1]:  # dL/dw_j = sum_{b,c} ga[b, c] z[b, c + j - p]
-            windows = F.pad(z, (p, p)).unfold(1, k, 1)  # (B, C, k)
+            windows = channel_windows(z, k, p)  # (B, C, k)
             gw = (ga.reshape(1, -1) @ windows.reshape(-1, k)).view(1, 1, k)
         return [gz, gw]
 
