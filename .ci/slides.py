@@ -96,7 +96,6 @@ def myst_to_markdown(source: str, bib: dict[str, str], glue: dict[str, str], eqs
         flags=re.S,
     )
     source = re.sub(r"\{\w+(?::\w+)?\}`([^`]+)`", target_text, source)
-    source = re.sub(r"(\$\$)\s*\([\w:-]+\)", r"\1", source)  # labels after display math
 
     def directive(m):
         name, body = m.group(2), m.group(4)
