@@ -67,11 +67,16 @@ def _zip_time(path: Path) -> tuple[int, int, int, int, int, int]:
     return time.localtime(max(path.stat().st_mtime, 315532800 + 86400))[:6]
 
 
-def _add_file(archive: zipfile.ZipFile, source: Path, name: str) -> None:
-    info = zipfile.ZipInfo(name, date_time=_zip_time(source))
+def _add(archive: zipfile.ZipFile, name: str, data: bytes | str, stamp_from: Path) -> None:
+    """Store ``data`` as ``name`` (deflated, mode 644), dated like the file ``stamp_from``."""
+    info = zipfile.ZipInfo(name, date_time=_zip_time(stamp_from))
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
-    archive.writestr(info, source.read_bytes())
+    archive.writestr(info, data)
+
+
+def _add_file(archive: zipfile.ZipFile, source: Path, name: str) -> None:
+    _add(archive, name, source.read_bytes(), source)
 
 
 def make_bundle(html_dir: str | os.PathLike, notebooks_dir: str | os.PathLike, readme: str | os.PathLike,
@@ -116,10 +121,7 @@ def make_bundle(html_dir: str | os.PathLike, notebooks_dir: str | os.PathLike, r
     partial = out_zip.with_name(out_zip.name + ".partial")
     try:
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            info = zipfile.ZipInfo(f"{TOP}/OPEN_ME.txt", date_time=_zip_time(readme))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, OPEN_ME.format(slides=slides))
+            _add(archive, f"{TOP}/OPEN_ME.txt", OPEN_ME.format(slides=slides), readme)
             _add_file(archive, readme, f"{TOP}/README.md")
             for path in site:
                 _add_file(archive, path, f"{TOP}/book/{path.relative_to(html_dir).as_posix()}")
