@@ -425,16 +425,17 @@ def train_detector(
 
     # 5. training, with mAP every eval_every epochs and after the last
     loader = make_loader(train_set, recipe.batch_size, shuffle=True, seed=seed, drop_last=len(train_set) > recipe.batch_size)
-    epochs_done = {"n": 0}
     last_metrics: dict[str, Any] = {}
 
+    def evaluate(m: Any) -> dict[str, Any]:
+        return evaluate_detector(m, val_set, batch_size=max(recipe.batch_size, 32), conf_threshold=recipe.conf_threshold,
+                                 nms_iou=recipe.nms_iou, device=device, class_names=class_names)
+
     def val_fn(m: Any) -> dict[str, float]:
-        epochs_done["n"] += 1
         epoch = trainer.epoch + 1  # the epoch just trained (1-based)
         if epoch < recipe.epochs and not (recipe.eval_every and epoch % recipe.eval_every == 0):
             return {}
-        metrics = evaluate_detector(m, val_set, batch_size=max(recipe.batch_size, 32), conf_threshold=recipe.conf_threshold,
-                                    nms_iou=recipe.nms_iou, device=device, class_names=class_names)
+        metrics = evaluate(m)
         last_metrics.clear()
         last_metrics.update(metrics)
         return {k: metrics[k] for k in ("map50", "map50_voc11", "map")}
@@ -449,8 +450,7 @@ def train_detector(
     )
     history = trainer.fit(resume=resume)
     if not last_metrics:  # resumed after the last epoch: evaluate now
-        last_metrics = evaluate_detector(model, val_set, conf_threshold=recipe.conf_threshold, nms_iou=recipe.nms_iou,
-                                         device=device, class_names=class_names)
+        last_metrics = evaluate(model)
     model.eval()
     return TrainResult(
         history=history, model=model, seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start,
