@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import platform
 import statistics
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -123,6 +124,19 @@ def environment(device: torch.device | str = "cpu") -> dict[str, object]:
     else:
         info["device_name"] = platform.processor() or platform.machine()
     return info
+
+
+def jsonable(obj: Any) -> Any:
+    """JSON-safe copy: NaN/inf become None, tuples lists, numpy scalars floats."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def write_json(path: str | os.PathLike, payload: Mapping[str, object]) -> Path:

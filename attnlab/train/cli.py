@@ -15,7 +15,6 @@ output folder (JSON always, a PNG where a picture helps)::
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -27,23 +26,10 @@ DEFAULT_RUN = Path("runs") / "none_seed0"
 DEMO_IMAGES = ("shapes", "astronaut", "chelsea", "coffee", "camera", "rocket")
 
 
-def _clean(obj: Any) -> Any:
-    """JSON-safe copy: NaN/inf become None, tuples lists, numpy scalars floats."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def _write_json(path: Path, payload: Any) -> Path:
-    from attnlab.bench import write_json
+    from attnlab.bench import jsonable, write_json
 
-    return write_json(path, _clean(payload))
+    return write_json(path, jsonable(payload))
 
 
 def plot_history(history: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:

@@ -400,6 +400,7 @@ def train_detector(
     from attnlab.detection.loss import YoloLoss
     from attnlab.models.yolo import attention_name
     from attnlab.profiles import Profile, get_profile
+    from attnlab.bench import jsonable
     from attnlab.train.trainer import Trainer
 
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -446,7 +447,7 @@ def train_detector(
         weight_decay=recipe.weight_decay, momentum=recipe.momentum, epochs=recipe.epochs,
         warmup_epochs=recipe.warmup_epochs, min_lr_ratio=recipe.min_lr_ratio, grad_clip=recipe.grad_clip,
         device=device, checkpoint_dir=checkpoint_dir, seed=seed, progress=progress,
-        best_metric="val_map50", extra={"model": config, "recipe": _jsonable(dataclasses.asdict(recipe))},
+        best_metric="val_map50", extra={"model": config, "recipe": jsonable(dataclasses.asdict(recipe))},
     )
     history = trainer.fit(resume=resume)
     if not last_metrics:  # resumed after the last epoch: evaluate now
@@ -457,14 +458,6 @@ def train_detector(
         metrics=last_metrics, recipe=recipe, attention=attention, seed=seed, device=str(device), val_set=val_set,
         config=config,
     )
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    return obj
 
 
 def load_trained(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Any, dict[str, Any]]:
