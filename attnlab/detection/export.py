@@ -9,6 +9,10 @@
     sess = ort.InferenceSession("yolov4_tiny.onnx")
     out13, out26 = sess.run(None, {"images": x.numpy()})     # any batch size
 
+Needs the optional ``onnx`` package (and ``onnxruntime`` to run the result):
+``pip install "attnlab[export]"``. Without it :func:`export_onnx` stops with one line that
+says so, before any work.
+
 The graph takes ``images`` ``(batch, 3, H, W)`` float32 in ``[0, 1]`` (letterboxed like the
 predictor does) and returns the two raw head tensors ``output_stride32`` and ``output_stride16``;
 decoding and NMS stay in Python (:func:`attnlab.detection.decode.decode`), so the exported graph is
@@ -51,15 +55,23 @@ def export_onnx(
         dynamic_batch: make the batch dimension symbolic (``batch``), so one file serves any
             batch size.
         fuse: fold batch-norms into the convolutions before exporting.
-        check: run ``onnx.checker`` on the result when the ``onnx`` package is installed.
+        check: run ``onnx.checker`` on the result.
 
     Returns:
         the path written.
+
+    Raises:
+        attnlab.book.MissingDependency: the ``onnx`` package is not installed (it comes with
+            ``pip install "attnlab[export]"``).
     """
     import copy
 
+    from attnlab.book import optional_import
     from attnlab.models.fuse import fuse_for_inference
     from attnlab.models.yolo import _check_size
+
+    # torch's exporter writes the graph with the onnx package: refuse early, with the command
+    onnx = optional_import("onnx", extra="export", purpose="export_onnx")
 
     h, w = _check_size(input_size)
     path = Path(path)
@@ -76,15 +88,10 @@ def export_onnx(
             opset_version=opset,
             dynamic_axes=dynamic_axes,
         )
-        try:  # the TorchScript exporter: fast, no extra dependencies, exact for this network
+        try:  # the TorchScript exporter: fast, needs only onnx (not onnxscript), exact here
             torch.onnx.export(net, (example,), str(path), dynamo=False, **kwargs)
         except TypeError:  # torch < 2.5 has no ``dynamo`` argument (and uses TorchScript anyway)
             torch.onnx.export(net, (example,), str(path), **kwargs)
     if check:
-        try:
-            import onnx
-        except ImportError:  # optional dependency
-            pass
-        else:
-            onnx.checker.check_model(onnx.load(str(path)))
+        onnx.checker.check_model(onnx.load(str(path)))
     return path
