@@ -168,10 +168,13 @@ def use_fused(x: Tensor, module: nn.Module) -> bool:
     whole block in a few passes over the feature map (the reference code's autograd graph makes
     many, each allocating a full-size tensor). They support first derivatives only
     (``once_differentiable``): for double backward, run under ``torch.compile`` or use the
-    functional forms.
+    functional forms. Under autocast (mixed-precision training) the plain path runs: autograd
+    handles the mixed dtypes there.
     """
     if not FUSED_ENABLED or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
         return False
+    if torch.is_autocast_enabled(x.device.type):
+        return False  # mixed precision: the hand-written backward passes assume one dtype
     return tracks_grad(x, module)
 
 
