@@ -43,8 +43,11 @@ scratch, so:
   (:func:`init_prediction_biases`), so the first steps are not spent unlearning "every cell is an
   object".
 
-The full profile keeps the same choices at 416 px on a GPU, sized to train in well under 30 minutes
-on a Colab T4 (see ``python -m attnlab bench train`` for the measured images per second).
+The full profile keeps the same choices on a GPU at 320 px (3,000 images x 20 epochs), sized so that
+one run takes about 4 minutes on a Colab T4 by the estimate of :mod:`attnlab.experiments.budget`
+(a FLOP count and an assumed sustained rate; no GPU run has measured it yet), and Chapter 7's fifteen
+runs about an hour. Chapters measure a few steps on their own device before training and print the
+expected time (:func:`attnlab.experiments.budget.preflight`).
 """
 
 from __future__ import annotations
@@ -129,7 +132,7 @@ class DetectorRecipe:
 RECIPES: dict[str, DetectorRecipe] = {
     "quick": DetectorRecipe(),
     "full": DetectorRecipe(
-        image_size=416, n_train=4000, n_val=500, epochs=40, batch_size=32, lr=2e-3, warmup_epochs=2.0,
+        image_size=320, n_train=3000, n_val=500, epochs=20, batch_size=32, lr=2e-3, warmup_epochs=2.0,
         eval_every=5, cache=True,
     ),
 }

@@ -1,0 +1,110 @@
+"""Chapter 7's experiment: every attention variant of YOLOv4-tiny, over seeds, resumable.
+
+::
+
+    from attnlab.experiments.detection import compare_detectors, trained_model
+    from attnlab.experiments.runs import RunStore, runs_folder
+
+    store = detector_store(runs_folder("ch07"), recipe)
+    rows = compare_detectors(["none", "se"], [0, 1, 2], store, profile=profile)
+    model = trained_model(store, "se", 0)          # the run's final weights, for pictures
+
+Each run is saved by the :class:`~attnlab.experiments.runs.RunStore` as soon as it ends, and its
+training checkpoints live beside it while it runs, so a session that dies mid-run continues from
+its last finished epoch; finished runs are never trained again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from attnlab.experiments.runs import RunStore
+
+__all__ = ["detector_store", "compare_detectors", "trained_model", "checkpoint_dir"]
+
+#: the metrics each run keeps (from :func:`attnlab.train.recipes.evaluate_detector`)
+METRICS = ("map50", "map", "map50_voc11")
+
+
+def detector_store(folder: str | Path, recipe: Any, experiment: str = "yolo-attention") -> RunStore:
+    """A :class:`RunStore` for detector runs of ``recipe``; the attnlab version is part of the
+    configuration, so runs made by another version of the code are not mixed in."""
+    import attnlab
+
+    config = {**dataclasses.asdict(recipe), "attnlab": attnlab.__version__}
+    return RunStore(folder, experiment, config)
+
+
+def checkpoint_dir(store: RunStore, variant: str, seed: int) -> Path:
+    """Where the run's trainer writes ``last.pt`` (beside the run's JSON file)."""
+    return store.path(variant, seed).with_suffix("")
+
+
+def compare_detectors(
+    variants: Sequence[str],
+    seeds: Sequence[int],
+    store: RunStore,
+    *,
+    profile: Any = None,
+    keep_checkpoints: Sequence[int] | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] | None = print,
+    **overrides: Any,
+) -> list[dict[str, Any]]:
+    """Train each (variant, seed) that ``store`` does not hold yet; return the rows of all.
+
+    Args:
+        variants: attention names (``"none"``, ``"se"`` ...).
+        seeds: training seeds; seeds run in the outer loop, so a session cut short still has
+            every variant at the first seeds.
+        store: where finished runs are saved (:func:`detector_store`).
+        profile, progress, **overrides: passed to :func:`attnlab.train.recipes.train_detector`.
+        keep_checkpoints: seeds whose final weights stay on disk for :func:`trained_model`
+            (default: the first seed); other runs' checkpoints are deleted once the run is saved.
+        log: called with one line per run (``None``: silent).
+
+    Returns:
+        ``[{"variant", "seed", "map50", "map", "map50_voc11", "seconds", "trained_now", ...}]`` in
+        the order of the loops.
+    """
+    from attnlab.train.recipes import train_detector
+
+    if not variants or not seeds:
+        raise ValueError(f"compare_detectors: variants and seeds must be non-empty, got {list(variants)} and {list(seeds)}")
+    keep = set(seeds[:1] if keep_checkpoints is None else keep_checkpoints)
+    rows = []
+    for seed in seeds:
+        for name in variants:
+            folder = checkpoint_dir(store, name, seed)
+
+            def train() -> dict[str, Any]:
+                r = train_detector(name, profile=profile, seed=seed, progress=progress,
+                                   checkpoint_dir=folder, resume=True, **overrides)
+                return {**{k: float(r.metrics[k]) for k in METRICS}, "seconds": round(r.seconds, 2),
+                        "epochs": len(r.history)}
+
+            result, now = store.run(name, seed, train)
+            if now and seed not in keep:
+                shutil.rmtree(folder, ignore_errors=True)
+            rows.append({"variant": name, "seed": seed, **result, "trained_now": now})
+            if log is not None:
+                how = f"trained in {result['seconds']:.1f} s" if now else "saved earlier, not trained again"
+                log(f"{name:<5} seed {seed}: mAP@0.5 {100 * result['map50']:5.1f}%  "
+                    f"mAP@[.5:.95] {100 * result['map']:5.1f}%  ({how})")
+    return rows
+
+
+def trained_model(store: RunStore, variant: str, seed: int, device: str = "cpu") -> Any:
+    """The final weights of a finished run whose checkpoint was kept (see ``keep_checkpoints``)."""
+    from attnlab.train.recipes import load_trained
+
+    if store.get(variant, seed) is None:
+        raise ValueError(f"trained_model: {variant!r} seed {seed} has not finished in {store}")
+    last = checkpoint_dir(store, variant, seed) / "last.pt"
+    if not last.exists():
+        raise FileNotFoundError(f"trained_model: {last} is gone; only the seeds in keep_checkpoints keep weights")
+    model, _ = load_trained(last, device=device)
+    return model
