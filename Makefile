@@ -14,11 +14,12 @@ PYTEST := $(BIN)/python -m pytest -p tests.plugins.nbval_cache
 JB     := $(BIN)/jupyter-book build . --quiet
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 900 --nbcache $(CACHE)
 
-.PHONY: help setup vendor chromium test test-unit test-notebooks test-book test-browser book book-student book-instructor slides bundle clean constraints notebooks repo-url
+.PHONY: help setup vendor chromium test test-unit test-notebooks test-colab test-book test-browser book book-student book-instructor slides bundle clean constraints notebooks repo-url
 
 help:
 	@echo "make book   build the HTML book into _build/html (sets up .venv first)"
-	@echo "make test   unit tests, notebooks (nbval), book build (-W), browser test"
+	@echo "make test   unit tests, notebooks (nbval), Colab simulation, book build (-W), browser test"
+	@echo "make test-colab [NB='00_setup_check 03_cbam']  run chapters as a fresh Colab runtime would (.ci/colab_sim.py)"
 	@echo "make book-student     student edition (no solutions) into _build/student/html"
 	@echo "make book-instructor  instructor edition (solutions open) into _build/instructor/html"
 	@echo "make slides           one reveal.js deck per chapter (part of every book build)"
@@ -72,7 +73,7 @@ bundle: book
 # execution cache (tests/plugins/nbval_cache.py); the book build renders those outputs.
 test: setup chromium
 	@start=$$(date +%s); \
-	for step in test-unit test-notebooks test-book test-browser; do \
+	for step in test-unit test-notebooks test-colab test-book test-browser; do \
 	  t=$$(date +%s); $(MAKE) --no-print-directory $$step; \
 	  echo "==> $$step took $$(( $$(date +%s) - t ))s"; \
 	done; \
@@ -82,9 +83,16 @@ test-unit: setup
 	@echo "==> unit tests"
 	@$(PYTEST) tests -m "not browser" -q
 
+# Saved experiment runs go to a fresh folder each time, so every test run trains from scratch.
 test-notebooks: setup
 	@echo "==> notebooks (nbval)"
-	@$(PYTEST) notebooks $(NBVAL) -q
+	@ATTNLAB_RUNS_DIR=$$(mktemp -d) $(PYTEST) notebooks $(NBVAL) -q
+
+# A virtual environment with only Colab's preinstalled stack (.ci/colab/stack.txt); each chapter's
+# own first cell installs attnlab from this checkout; the chapter must run with no error.
+test-colab: setup
+	@echo "==> chapters in a simulated fresh Colab runtime"
+	@ATTNLAB_RUNS_DIR=$$(mktemp -d) $(BIN)/python .ci/colab_sim.py $(NB)
 
 test-book: setup slides
 	@echo "==> book build, warnings are errors"

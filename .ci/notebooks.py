@@ -22,7 +22,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
-URL_IN_CELL = re.compile(r"attnlab @ git\+(\S+?)@main")
+URL_IN_CELL = re.compile(r"(attnlab(?:\[[\w,-]+\])? @ git\+)(\S+?)@main")
 
 
 def normalize(path: Path) -> None:
@@ -51,6 +51,12 @@ def normalize(path: Path) -> None:
 
 
 def execute(paths: list[Path]) -> None:
+    import os
+    import tempfile
+
+    # saved experiment runs (attnlab.experiments.runs) go to a fresh folder: stored outputs come
+    # from runs trained now, not from an earlier session's
+    os.environ["ATTNLAB_RUNS_DIR"] = tempfile.mkdtemp(prefix="attnlab-runs-")
     for path in paths:
         print(f"executing {path.name} ...", flush=True)
         subprocess.run(
@@ -72,10 +78,10 @@ def repo_url(url: str) -> None:
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         cell = nb.cells[0]
-        cell.source = URL_IN_CELL.sub(f"attnlab @ git+{url}@main", cell.source)
+        cell.source = URL_IN_CELL.sub(lambda m: f"{m.group(1)}{url}@main", cell.source)
         nbformat.write(nb, path)
     readme = ROOT / "README.md"
-    readme.write_text(URL_IN_CELL.sub(f"attnlab @ git+{url}@main", readme.read_text()))
+    readme.write_text(URL_IN_CELL.sub(lambda m: f"{m.group(1)}{url}@main", readme.read_text()))
     print(f"repository URL set to {url} in _config.yml, README.md and {len(NOTEBOOKS)} notebooks")
 
 

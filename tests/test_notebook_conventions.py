@@ -55,9 +55,38 @@ def test_first_cell_installs_attnlab_only_in_colab(path):
     assert 'if "google.colab" in sys.modules:' in src
     install_lines = [l for l in src.splitlines() if "pip install" in l]
     assert len(install_lines) == 1 and install_lines[0].startswith("    "), "the install must sit inside the Colab check"
-    assert f"attnlab @ git+{REPO_URL}" in src, "the install URL must equal repository.url in _config.yml"
+    url = re.escape(f" @ git+{REPO_URL}@main")
+    assert re.search(rf"attnlab(\[[\w,-]+\])?{url}", src), "the install URL must equal repository.url in _config.yml"
     assert "colab-install" in first.get("metadata", {}).get("tags", [])
     assert not first.get("outputs"), "outside Colab the install cell prints nothing"
+
+
+COLAB_PREINSTALLED = {"torch", "numpy", "matplotlib", "matplotlib_inline", "PIL", "ipywidgets", "IPython",
+                      "skimage", "tqdm", "pandas"}
+STDLIB = {"json", "math", "os", "pathlib", "platform", "re", "statistics", "sys", "tempfile", "textwrap",
+          "time", "warnings", "types", "shutil", "subprocess", "urllib", "io", "contextlib", "itertools",
+          "functools", "collections", "dataclasses", "typing", "random", "hashlib", "http", "threading"}
+# what attnlab brings (its dependencies) and what an extra named in the install cell brings
+ATTNLAB_BRINGS = {"attnlab", "torchinfo"}
+EXTRAS = {"export": {"onnx", "onnxruntime"}}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_import_is_preinstalled_in_colab_or_installed_by_the_first_cell(path):
+    """A Colab runtime has its preinstalled stack plus what cell 1 installs, and nothing else
+    (no myst_nb: the book's glue comes from attnlab.book)."""
+    cells = code_cells(load(path))
+    extras = set(re.findall(r"attnlab\[([\w,-]+)\]", source(cells[0])))
+    allowed = COLAB_PREINSTALLED | STDLIB | ATTNLAB_BRINGS
+    for group in extras:
+        for extra in group.split(","):
+            allowed |= EXTRAS[extra]
+    for i, cell in enumerate(cells[1:], start=2):
+        for line in source(cell).splitlines():
+            m = re.match(r"\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", line)
+            if m:
+                top = (m.group(1) or m.group(2)).split(".")[0]
+                assert top in allowed, f"code cell {i} imports {top!r}, which a Colab runtime lacks: {line.strip()}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
