@@ -84,9 +84,10 @@ def test_eval(run_dir, tmp_path):
     assert {"map50", "map50_voc11", "map", "per_class"} <= set(payload["metrics"])
 
 
-def test_eval_without_checkpoint_explains(tmp_path):
-    with pytest.raises(SystemExit, match="no checkpoint"):
-        cli.eval_main(["--checkpoint", str(tmp_path / "missing")])
+def test_eval_without_checkpoint_explains(tmp_path, capsys):
+    assert cli.eval_main(["--checkpoint", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "--checkpoint" in err and "no such file or folder" in err and len(err.strip().splitlines()) == 1
 
 
 def test_predict(run_dir, tmp_path):

@@ -247,7 +247,7 @@ def test_other_architecture_is_rejected(tmp_path):
     with pytest.raises(CheckpointError, match="another architecture"):
         load_checkpoint(YoloV4Tiny(), path, strict=False)
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="cannot read"):
+    with pytest.raises(CheckpointError, match="is not a torch checkpoint"):
         load_checkpoint(YoloV4Tiny(), tmp_path / "junk.pth")
     with pytest.raises(CheckpointError, match="not a state dict"):
         load_checkpoint(YoloV4Tiny(), {"epoch": 3, "note": "no weights"})

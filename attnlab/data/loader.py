@@ -72,8 +72,14 @@ def auto_num_workers(device: str | torch.device | None = None) -> int:
     0 (load in the main process) on CPU-only machines and notebooks without CUDA (workers compete
     with training for the same few cores, and forked workers in notebooks are fragile), on
     Windows/macOS (spawned workers must re-import the notebook's code), and when fewer than 4
-    cores exist. Otherwise ``min(8, cores // 2)``.
+    cores exist. Otherwise ``min(8, cores // 2)``. ``$ATTNLAB_NUM_WORKERS`` (an int), when set,
+    is the answer instead (e.g. to test multi-process loading on a small CPU).
     """
+    forced = os.environ.get("ATTNLAB_NUM_WORKERS", "").strip()
+    if forced:
+        if not forced.isdigit():
+            raise ValueError(f"auto_num_workers: $ATTNLAB_NUM_WORKERS must be an int >= 0, got {forced!r}")
+        return int(forced)
     cuda = torch.cuda.is_available() if device is None else torch.device(device).type == "cuda"
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if not cuda or sys.platform in ("win32", "darwin") or cores < 4:
@@ -87,11 +93,21 @@ class EpochLoader(DataLoader):
     Datasets that draw their augmentation from ``(seed, epoch, index)`` (as
     :class:`~attnlab.data.ShapesDetection` and :class:`~attnlab.data.VOCDetection` do) then get
     new augmentation every epoch, reproducibly, with or without workers.
+
+    By default the epoch counts the passes (0, 1, 2 ...). A trainer that knows its epoch calls
+    :meth:`set_epoch` before each pass (as :class:`~attnlab.train.Trainer` does), so that a run
+    resumed at epoch ``e`` draws epoch ``e``'s augmentation rather than epoch 0's.
     """
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """The augmentation epoch of the next pass (later passes count on from it)."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"EpochLoader.set_epoch: epoch must be an int >= 0, got {epoch!r}")
+        self.epoch = int(epoch)
 
     def __iter__(self) -> Iterator:
         if hasattr(self.dataset, "set_epoch"):

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-__all__ = ["LoadResult", "CheckpointError", "load_checkpoint", "unwrap_state_dict"]
+__all__ = ["LoadResult", "CheckpointError", "load_checkpoint", "unwrap_state_dict", "read_torch_file"]
 
 _WRAPPER_KEYS = ("model", "state_dict", "model_state_dict", "net", "weights")
 _PREFIXES = ("module.", "_orig_mod.", "model.")
@@ -26,6 +26,47 @@ _PREFIXES = ("module.", "_orig_mod.", "model.")
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded into this model (wrong architecture, bad keys, ...)."""
+
+
+def read_torch_file(path: str | os.PathLike, *, who: str = "load_checkpoint", map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` with errors that say what is wrong with the file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: a folder, an empty file, a file that is not a torch checkpoint at all, a
+            truncated or corrupt one, or one holding Python objects other than tensors and plain
+            containers (refused: reading it would let the file run code). The message never
+            suggests ``weights_only=False``.
+    """
+    import pickle
+    import zipfile
+
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{who}: {path} is a folder; expected a checkpoint file (.pt/.pth)")
+    if not path.is_file():
+        raise FileNotFoundError(f"{who}: no such file: {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{who}: {path} is empty (0 bytes); expected a torch checkpoint (an interrupted copy?)")
+    with open(path, "rb") as f:
+        head = f.read(2)
+    # torch.save writes a zip archive (PyTorch >= 1.6) or, in the legacy format, a pickle stream
+    if not (zipfile.is_zipfile(path) or head[:1] == b"\x80"):
+        raise CheckpointError(f"{who}: {path} is not a torch checkpoint ({size} bytes, neither a zip archive nor a "
+                              "pickle stream, as torch.save writes)")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        detail = next((line.strip() for line in str(exc).splitlines() if "Unsupported" in line or "GLOBAL" in line), "")
+        raise CheckpointError(
+            f"{who}: {path} holds Python objects other than tensors, numbers, strings and containers"
+            + (f" ({detail})" if detail else "")
+            + "; attnlab reads checkpoints weights-only so that a file cannot run code, and refuses this one"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - a zip or pickle that torch cannot read: corrupt or truncated
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"{who}: {path} is a damaged or truncated torch checkpoint ({type(exc).__name__}: {first})") from exc
 
 
 @dataclass
@@ -149,16 +190,8 @@ def load_checkpoint(
     source = "<state_dict>"
     if isinstance(checkpoint, (str, os.PathLike)):
         path = Path(checkpoint)
-        if not path.is_file():
-            raise FileNotFoundError(f"load_checkpoint: no such file: {path}")
         source = str(path)
-        try:
-            obj = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as exc:  # pickle with code in it, or not a torch file at all
-            raise CheckpointError(
-                f"load_checkpoint: cannot read {path} as a weights-only torch checkpoint ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''})"
-            ) from exc
+        obj = read_torch_file(path, who="load_checkpoint", map_location=map_location)
     else:
         obj = checkpoint
     sd, stripped = unwrap_state_dict(obj)

@@ -68,8 +68,21 @@ def save_checkpoint(state: Mapping[str, Any], path: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` (safely: ``weights_only=True``)."""
-    return torch.load(Path(path), map_location=map_location, weights_only=True)
+    """Load a checkpoint written by :func:`save_checkpoint` (safely: ``weights_only=True``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        attnlab.models.CheckpointError: (a ``ValueError``) a folder, an empty, damaged or foreign
+            file, one holding more than tensors and plain values, or one that is not a dict.
+    """
+    from attnlab.models.weights import CheckpointError, read_torch_file
+
+    obj = read_torch_file(path, who="load_checkpoint", map_location=map_location)
+    if not isinstance(obj, dict):
+        raise CheckpointError(
+            f"load_checkpoint: {path} holds a {type(obj).__name__}; expected a dict as save_checkpoint writes it"
+        )
+    return obj
 
 
 def seed_everything(seed: int) -> None:

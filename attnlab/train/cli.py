@@ -10,20 +10,94 @@ output folder (JSON always, a PNG where a picture helps)::
 
 ``train`` prints the experiment profile it runs under (``quick`` on a CPU, ``full`` on a GPU;
 ``--profile`` or ``$ATTNLAB_PROFILE`` choose) and the recipe's sizes; any size can be overridden.
+
+Nothing is overwritten or replaced behind your back: ``train`` into a folder that already holds a
+run needs ``--resume`` (continue it) or ``--overwrite`` (start again); a ``--checkpoint`` that does
+not exist is an error; ``predict``/``export`` use an untrained model only when asked
+(``--untrained``). A bad argument or input ends with one line on stderr and exit status 2; add
+``--debug`` for the full traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import math
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+
+from attnlab.__main__ import report_errors
 
 __all__ = ["train_main", "eval_main", "predict_main", "export_main", "plot_history"]
 
 DEFAULT_RUN = Path("runs") / "none_seed0"
 DEMO_IMAGES = ("shapes", "astronaut", "chelsea", "coffee", "camera", "rocket")
+#: the files ``train`` writes into its output folder (what ``--overwrite`` removes first)
+RUN_FILES = ("last.pt", "best.pt", "history.json", "results.json", "curves.png")
+
+
+class CLIError(ValueError):
+    """A user error found by the command line itself (bad combination of flags, missing file)."""
+
+
+def _cli(command: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    """Decorator: the command's errors as one line and exit status 2 (see :func:`report_errors`)."""
+
+    def wrap(func: Callable[..., int]) -> Callable[..., int]:
+        @functools.wraps(func)
+        def main(argv: Sequence[str] | None = None) -> int:
+            return report_errors(command, func, argv)
+
+        return main
+
+    return wrap
+
+
+# argparse types that name what they expect (argparse adds "argument --flag: " in front)
+def _int_at_least(lo: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an int >= {lo}, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be an int >= {lo}, got {text!r}")
+        return value
+
+    parse.__name__ = f"int >= {lo}"
+    return parse
+
+
+def _float_in(lo: float, hi: float | None, *, lo_open: bool = False) -> Callable[[str], float]:
+    bounds = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}]" if hi is not None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        ok = math.isfinite(value) and (value > lo if lo_open else value >= lo) and (hi is None or value <= hi)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be a number {bounds}, got {text!r}")
+        return value
+
+    parse.__name__ = f"number {bounds}"
+    return parse
+
+
+def _image_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 32 or value % 32:
+        raise argparse.ArgumentTypeError(f"must be a positive multiple of 32, got {text!r}")
+    return value
+
+
+_PROBABILITY = _float_in(0.0, 1.0)
 
 
 def _write_json(path: Path, payload: Any) -> Path:
@@ -78,8 +152,17 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _parser(command: str, description: str) -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(prog=f"python -m attnlab {command}", description=description, formatter_class=_Formatter)
+    parser = _Parser(prog=f"python -m attnlab {command}", description=description, formatter_class=_Formatter)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    return parser
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,41 +171,48 @@ def _parser(command: str, description: str) -> argparse.ArgumentParser:
 
 # recipe fields settable from the command line: flag -> (field, type)
 _RECIPE_FLAGS: dict[str, tuple[str, Any]] = {
-    "--image-size": ("image_size", int),
-    "--n-train": ("n_train", int),
-    "--n-val": ("n_val", int),
-    "--epochs": ("epochs", int),
-    "--batch-size": ("batch_size", int),
-    "--lr": ("lr", float),
+    "--image-size": ("image_size", _image_size),
+    "--n-train": ("n_train", _int_at_least(1)),
+    "--n-val": ("n_val", _int_at_least(1)),
+    "--epochs": ("epochs", _int_at_least(1)),
+    "--batch-size": ("batch_size", _int_at_least(1)),
+    "--lr": ("lr", _float_in(0.0, None, lo_open=True)),
     "--optimizer": ("optimizer", str),
-    "--weight-decay": ("weight_decay", float),
-    "--warmup-epochs": ("warmup_epochs", float),
-    "--label-smoothing": ("label_smoothing", float),
-    "--cls-ratio": ("cls_ratio", float),
-    "--anchor-threshold": ("anchor_threshold", float),
-    "--mosaic": ("mosaic_p", float),
-    "--eval-every": ("eval_every", int),
+    "--weight-decay": ("weight_decay", _float_in(0.0, None)),
+    "--warmup-epochs": ("warmup_epochs", _float_in(0.0, None)),
+    "--label-smoothing": ("label_smoothing", _float_in(0.0, 1.0)),
+    "--cls-ratio": ("cls_ratio", _float_in(0.0, None)),
+    "--anchor-threshold": ("anchor_threshold", _PROBABILITY),
+    "--mosaic": ("mosaic_p", _PROBABILITY),
+    "--eval-every": ("eval_every", _int_at_least(0)),
     "--anchors": ("anchors", str),
-    "--data-seed": ("data_seed", int),
+    "--data-seed": ("data_seed", _int_at_least(0)),
 }
+_RECIPE_CHOICES = {"optimizer": ("sgd", "adamw"), "anchors": ("kmeans", "reference")}
 
 
+@_cli("train")
 def train_main(argv: Sequence[str] | None = None) -> int:
     """``python -m attnlab train``: train YOLOv4-tiny on the synthetic shapes."""
     parser = _parser("train", "Train YOLOv4-tiny (optionally with attention) on the synthetic shapes; "
                      "sizes come from the profile's recipe unless given here.")
     parser.add_argument("--attention", default="none", help="none, se, cbam, eca, ca, simam, or a phi 0..4")
     parser.add_argument("--profile", choices=["quick", "full"], default=None, help="default: $ATTNLAB_PROFILE, else by device")
-    parser.add_argument("--seed", type=int, default=0, help="weights, batch order and augmentation")
+    parser.add_argument("--seed", type=_int_at_least(0), default=0, help="weights, batch order and augmentation")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: the profile's)")
     parser.add_argument("--out", default=None, help="output folder (default runs/<attention>_seed<seed>)")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt if it exists")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the run already in <out> (its "
+                        + ", ".join(RUN_FILES) + " are deleted first)")
+    parser.add_argument("--threads", type=_int_at_least(1), default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-plot", action="store_true", help="do not draw curves.png")
     for flag, (name, kind) in _RECIPE_FLAGS.items():
-        parser.add_argument(flag, dest=name, type=kind, default=None, help=f"recipe {name} (default: the profile's recipe)")
+        parser.add_argument(flag, dest=name, type=kind, default=None, choices=_RECIPE_CHOICES.get(name),
+                            help=f"recipe {name} (default: the profile's recipe)")
     args = parser.parse_args(argv)
+    if args.resume and args.overwrite:
+        parser.error("--resume and --overwrite exclude each other: continue the run, or replace it")
 
     import torch
 
@@ -137,6 +227,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     overrides = {name: getattr(args, name) for name, _ in _RECIPE_FLAGS.values() if getattr(args, name) is not None}
     recipe = detector_recipe(profile, **overrides)
     out = Path(args.out) if args.out else Path("runs") / f"{attention}_seed{args.seed}"
+    _prepare_run_folder(out, resume=args.resume, overwrite=args.overwrite)
     print(profile.describe())
     print(f"recipe: {recipe.describe()}; attention {attention}; seed {args.seed}; output {out}")
 
@@ -158,35 +249,60 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _prepare_run_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to train over an existing run unless told what to do with it."""
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} is a file; expected a folder for the run")
+    present = [name for name in RUN_FILES if (out / name).exists()]
+    if resume:
+        if not (out / "last.pt").exists():
+            print(f"--resume: no checkpoint in {out} (no last.pt): starting a new run there")
+            if present:
+                raise CLIError(f"--resume: {out} holds {', '.join(present)} but no last.pt to continue from; "
+                               "pass --overwrite to start again there")
+        return
+    if present and not overwrite:
+        raise CLIError(f"--out {out} already holds a run ({', '.join(present)}); pass --resume to continue it or "
+                       "--overwrite to replace it")
+    for name in present:
+        (out / name).unlink()
+    if present:
+        print(f"--overwrite: removed {', '.join(present)} from {out}")
+
+
 # --------------------------------------------------------------------------------------------
 # loading a trained model
 # --------------------------------------------------------------------------------------------
 
 
 def _load_model(checkpoint: str | None, device: str, *, num_classes: int = 6, input_size: int | None = None,
-                allow_untrained: bool = False) -> tuple[Any, dict[str, Any], bool]:
+                allow_untrained: bool = False, untrained_flag: bool = False) -> tuple[Any, dict[str, Any], bool]:
     """``(model, config, trained)`` from a checkpoint path or run folder (``best.pt`` preferred).
 
-    Without a checkpoint (or when the default one is missing and ``allow_untrained``), an
-    untrained model for the synthetic shapes is returned with a warning.
+    A ``checkpoint`` that does not exist is an error (never a fallback). Without one, the default
+    run folder is used; an untrained model for the synthetic shapes only with ``allow_untrained``
+    (the ``--untrained`` flag), and then with a warning.
     """
     from attnlab.train.recipes import load_trained, model_config
 
+    if checkpoint and allow_untrained:
+        raise CLIError("--checkpoint and --untrained exclude each other")
     path = Path(checkpoint) if checkpoint else DEFAULT_RUN
     exists = path.is_file() or (path.is_dir() and ((path / "best.pt").exists() or (path / "last.pt").exists()))
     if exists:
         model, config = load_trained(path, device)
         return model, config, True
-    if checkpoint and not allow_untrained:
-        raise SystemExit(f"error: no checkpoint at {path} (train one with `python -m attnlab train --out {path}`)")
+    if checkpoint:
+        what = "a folder without best.pt or last.pt" if path.is_dir() else "no such file or folder"
+        raise CLIError(f"--checkpoint {path}: {what}; expected a run folder or a .pt file "
+                       f"(train one with `python -m attnlab train --out {path}`)")
     if not allow_untrained:
-        raise SystemExit(f"error: no checkpoint given and none at {DEFAULT_RUN}; run `python -m attnlab train` first "
-                         "or pass --checkpoint")
+        raise CLIError(f"no --checkpoint given and no run at {DEFAULT_RUN}; run `python -m attnlab train` first, "
+                       "pass --checkpoint" + (", or --untrained to try an untrained model" if untrained_flag else ""))
     from attnlab.data.shapes import CLASS_NAMES
     from attnlab.models import YoloV4Tiny
 
-    warnings.warn(f"no checkpoint at {path}: using an UNTRAINED model (train one with `python -m attnlab train`)",
-                  stacklevel=2)
+    warnings.warn("--untrained: using an UNTRAINED model (train one with `python -m attnlab train`)", stacklevel=2)
     model = YoloV4Tiny(num_classes, input_size=input_size or 416).to(device).eval()
     return model, model_config(model, list(CLASS_NAMES[:num_classes])), False
 
@@ -202,18 +318,19 @@ def _device(name: str | None) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+@_cli("eval")
 def eval_main(argv: Sequence[str] | None = None) -> int:
     """``python -m attnlab eval``: mAP of a trained checkpoint on synthetic images."""
     parser = _parser("eval", "Evaluate a checkpoint (mAP@0.5 VOC and 11-point, COCO mAP@0.5:0.95) on synthetic "
                      "shapes it was not trained on; writes JSON.")
     parser.add_argument("--checkpoint", default=None, help=f"run folder or .pt file (default {DEFAULT_RUN})")
     parser.add_argument("--split", choices=["val", "test"], default="val", help="which synthetic split")
-    parser.add_argument("--n", type=int, default=None, help="number of images (default: the recipe's n_val)")
-    parser.add_argument("--data-seed", type=int, default=None, help="data seed (default: the recipe's)")
-    parser.add_argument("--image-size", type=int, default=None, help="default: the model's input size")
-    parser.add_argument("--conf", type=float, default=0.001, help="confidence threshold for mAP")
-    parser.add_argument("--nms", type=float, default=0.5, help="NMS IoU threshold")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--n", type=_int_at_least(1), default=None, help="number of images (default: the recipe's n_val)")
+    parser.add_argument("--data-seed", type=_int_at_least(0), default=None, help="data seed (default: the recipe's)")
+    parser.add_argument("--image-size", type=_image_size, default=None, help="default: the model's input size")
+    parser.add_argument("--conf", type=_PROBABILITY, default=0.001, help="confidence threshold for mAP")
+    parser.add_argument("--nms", type=_PROBABILITY, default=0.5, help="NMS IoU threshold")
+    parser.add_argument("--batch-size", type=_int_at_least(1), default=32)
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", default=None, help="JSON file (default <checkpoint folder>/eval_<split>.json)")
     args = parser.parse_args(argv)
@@ -228,12 +345,9 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
     folder = ckpt_path if ckpt_path.is_dir() else ckpt_path.parent
     recipe: dict[str, Any] = {}
     ck_file = ckpt_path if ckpt_path.is_file() else (folder / "best.pt" if (folder / "best.pt").exists() else folder / "last.pt")
-    try:
-        recipe = dict((load_checkpoint(ck_file).get("extra") or {}).get("recipe") or {})
-    except Exception:  # a checkpoint without a recipe is fine
-        recipe = {}
+    recipe = dict((load_checkpoint(ck_file).get("extra") or {}).get("recipe") or {})  # may be absent: defaults
     size = args.image_size or int(config["input_size"][0])
-    n = args.n or int(recipe.get("n_val", 128))
+    n = args.n if args.n is not None else int(recipe.get("n_val", 128))
     data_seed = args.data_seed if args.data_seed is not None else int(recipe.get("data_seed", 0))
     dataset = ShapesDetection(n, size, seed=data_seed, split=args.split)
     print(f"evaluating {ck_file} on {n} {args.split} images at {size}px (data seed {data_seed})")
@@ -263,6 +377,7 @@ def _demo_image(name: str, size: int) -> Any:
     return getattr(data, name)()
 
 
+@_cli("predict")
 def predict_main(argv: Sequence[str] | None = None) -> int:
     """``python -m attnlab predict``: detect objects in images, write annotated PNGs and JSON."""
     parser = _parser("predict", "Detect objects in images with a trained checkpoint; writes an annotated PNG and a "
@@ -270,16 +385,22 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("images", nargs="*", help="image files (PNG, JPEG, ...)")
     parser.add_argument("--demo", nargs="?", const="shapes", default=None, choices=DEMO_IMAGES,
                         help="use a built-in image: a synthetic shapes image or a scikit-image photo")
-    parser.add_argument("--checkpoint", default=None, help=f"run folder or .pt file (default {DEFAULT_RUN}; an "
-                        "untrained model with a warning when that does not exist)")
-    parser.add_argument("--conf", type=float, default=0.3, help="confidence threshold")
-    parser.add_argument("--nms", type=float, default=0.3, help="NMS IoU threshold")
-    parser.add_argument("--input-size", type=int, default=None, help="network input size (default: the model's)")
+    parser.add_argument("--checkpoint", default=None, help=f"run folder or .pt file (default {DEFAULT_RUN})")
+    parser.add_argument("--untrained", action="store_true", help="no checkpoint: use an untrained model (a demo of "
+                        "the pipeline; its boxes mean nothing)")
+    parser.add_argument("--conf", type=_PROBABILITY, default=0.3, help="confidence threshold")
+    parser.add_argument("--nms", type=_PROBABILITY, default=0.3, help="NMS IoU threshold")
+    parser.add_argument("--input-size", type=_image_size, default=None, help="network input size (default: the model's)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", default=str(Path("runs") / "predict"), help="output folder")
     args = parser.parse_args(argv)
     if not args.images and not args.demo:
         parser.error("give image paths or --demo")
+    for p in args.images:  # before loading anything
+        if Path(p).is_dir():
+            raise CLIError(f"images: {p} is a folder; expected image files (e.g. {p}/*.jpg)")
+        if not Path(p).is_file():
+            raise CLIError(f"images: no such file: {p}")
 
     import matplotlib
 
@@ -290,7 +411,7 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     from attnlab.viz.detections import draw_detections
 
     device = _device(args.device)
-    model, config, trained = _load_model(args.checkpoint, device, allow_untrained=True)
+    model, config, trained = _load_model(args.checkpoint, device, allow_untrained=args.untrained, untrained_flag=True)
     predictor = Predictor(model, config.get("class_names"), input_size=args.input_size, conf_threshold=args.conf,
                           nms_iou=args.nms, device=device)
     size = predictor.input_size[0]
@@ -321,21 +442,25 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+@_cli("export")
 def export_main(argv: Sequence[str] | None = None) -> int:
     """``python -m attnlab export``: write a checkpoint as ONNX (plus a JSON with its configuration)."""
     parser = _parser("export", "Export a checkpoint to ONNX (dynamic batch); decoding and NMS stay in Python. "
                      "A JSON file next to it records classes and anchors.")
-    parser.add_argument("--checkpoint", default=None, help=f"run folder or .pt file (default {DEFAULT_RUN}; an "
-                        "untrained model with a warning when that does not exist)")
+    parser.add_argument("--checkpoint", default=None, help=f"run folder or .pt file (default {DEFAULT_RUN})")
+    parser.add_argument("--untrained", action="store_true", help="no checkpoint: export an untrained model "
+                        "(needs --out)")
     parser.add_argument("--out", default=None, help="the .onnx file (default <checkpoint folder>/model.onnx)")
-    parser.add_argument("--input-size", type=int, default=None, help="graph input size (default: the model's)")
-    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--input-size", type=_image_size, default=None, help="graph input size (default: the model's)")
+    parser.add_argument("--opset", type=_int_at_least(7), default=17)
     parser.add_argument("--no-fuse", action="store_true", help="keep batch-norms separate")
     args = parser.parse_args(argv)
 
     from attnlab.detection.export import INPUT_NAME, OUTPUT_NAMES, export_onnx
 
-    model, config, trained = _load_model(args.checkpoint, "cpu", allow_untrained=True)
+    if args.untrained and not args.out:
+        parser.error("--untrained needs --out (an untrained model is not written into a run folder)")
+    model, config, trained = _load_model(args.checkpoint, "cpu", allow_untrained=args.untrained, untrained_flag=True)
     ckpt_path = Path(args.checkpoint) if args.checkpoint else DEFAULT_RUN
     folder = ckpt_path if ckpt_path.is_dir() or not ckpt_path.suffix else ckpt_path.parent
     out = Path(args.out) if args.out else folder / "model.onnx"

@@ -412,6 +412,9 @@ def train_detector(
     device = torch.device(device if device is not None else prof.device)
     attention = attention_name(attention)
 
+    if resume and checkpoint_dir is not None:
+        _check_resumable(Path(checkpoint_dir), recipe, attention)
+
     # 1-3. data and anchors (the same for every seed and attention variant)
     train_set, val_set = make_datasets(recipe)
     anchors = fit_anchors(train_set, recipe)
@@ -457,10 +460,39 @@ def train_detector(
         last_metrics = evaluate(model)
     model.eval()
     return TrainResult(
-        history=history, model=model, seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start,
+        # a resumed run's time includes the earlier segments' training time
+        history=history, model=model, seconds=time.perf_counter() - start + trainer.resumed_seconds,
+        cpu_seconds=time.process_time() - cpu_start + trainer.resumed_cpu_seconds,
         metrics=last_metrics, recipe=recipe, attention=attention, seed=seed, device=str(device), val_set=val_set,
         config=config,
     )
+
+
+#: recipe fields a resumed run may change (the rest shape the data, anchors or model)
+RESUME_MAY_CHANGE = ("epochs", "eval_every", "conf_threshold", "nms_iou", "cache")
+
+
+def _check_resumable(checkpoint_dir: Path, recipe: DetectorRecipe, attention: str) -> None:
+    """Refuse to resume ``checkpoint_dir/last.pt`` with settings that would change the data,
+    the anchors (clustered at the image size) or the model, instead of silently mixing them."""
+    from attnlab.bench import jsonable
+    from attnlab.train.checkpoint import load_checkpoint
+
+    path = checkpoint_dir / "last.pt"
+    if not path.exists():
+        return
+    extra = load_checkpoint(path).get("extra") or {}
+    saved, now = dict(extra.get("recipe") or {}), jsonable(dataclasses.asdict(recipe))
+    changed = {k: (saved[k], v) for k, v in now.items() if k in saved and k not in RESUME_MAY_CHANGE and saved[k] != v}
+    old_attention = (extra.get("model") or {}).get("attention", attention)
+    if old_attention != attention:
+        changed["attention"] = (old_attention, attention)
+    if changed:
+        listed = ", ".join(f"{k} {old!r} (checkpoint) vs {new!r} (now)" for k, (old, new) in sorted(changed.items()))
+        raise ValueError(
+            f"train_detector: cannot resume {path}: {listed}; resume with the checkpoint's settings or start "
+            "afresh in another folder (CLI: --overwrite)"
+        )
 
 
 def load_trained(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[Any, dict[str, Any]]:

@@ -168,6 +168,8 @@ class Trainer:
         self.loss_fn = loss_fn
         self.train_loader = train_loader
         self.val_fn = val_fn
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+            raise ValueError(f"Trainer: epochs must be an int >= 1, got {epochs!r}")
         self.epochs = int(epochs)
         self.grad_clip = grad_clip
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -244,6 +246,12 @@ class Trainer:
         self.last_val: dict[str, Any] = {}
         self.best_value = -math.inf
         self._started = False  # True once seeded or resumed
+        # wall-clock and CPU seconds spent in fit() by earlier segments of this run (a resumed run
+        # reads them from the checkpoint), and when this segment's fit() began
+        self.prior_seconds = 0.0
+        self.prior_cpu_seconds = 0.0
+        self._fit_start: tuple[float, float] | None = None
+        self.resumed_seconds = self.resumed_cpu_seconds = 0.0  # what the checkpoint resumed from had spent
 
     # ---------------------------------------------------------------------------------------
     # pieces
@@ -288,14 +296,22 @@ class Trainer:
         """One pass over the training data; returns mean loss components."""
         model = self._apply_freeze(epoch)
         model.train()
+        # the epoch of everything that draws per epoch comes from the trainer's epoch, so that a
+        # resumed run draws what the uninterrupted one drew: the loader's augmentation epoch
+        # (EpochLoader.set_epoch) and a DistributedSampler's shuffle
+        if hasattr(self.train_loader, "set_epoch"):
+            self.train_loader.set_epoch(epoch)
         sampler = getattr(self.train_loader, "sampler", None)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
         params = list(self.model.parameters())
         sums: dict[str, torch.Tensor] = {}
         n = 0
+        # one iter() per epoch: tqdm.auto calls iter() on what it is given in its constructor, so
+        # it gets the iterator, not the loader (else workers start, and the epoch advances, twice)
+        batches = iter(self.train_loader)
         bar = tqdm(
-            self.train_loader,
+            batches,
             total=self.steps_per_epoch,
             desc=f"epoch {epoch + 1}/{self.epochs}",
             disable=not (self.progress and self.is_main),
@@ -373,9 +389,17 @@ class Trainer:
             "rng": rngs,
             "history": self.history,
             "best_value": self.best_value,
+            "seconds": self.prior_seconds + self._segment_seconds()[0],
+            "cpu_seconds": self.prior_cpu_seconds + self._segment_seconds()[1],
             "config": self.config,
             "extra": self.extra,
         }
+
+    def _segment_seconds(self) -> tuple[float, float]:
+        """Wall-clock and CPU seconds since this segment's :meth:`fit` began (0 before)."""
+        if self._fit_start is None:
+            return 0.0, 0.0
+        return time.perf_counter() - self._fit_start[0], time.process_time() - self._fit_start[1]
 
     def save(self) -> Path | None:
         """Write ``last.pt`` (and ``history.json``) in ``checkpoint_dir``, from rank 0 only."""
@@ -411,6 +435,10 @@ class Trainer:
         self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
         self.history = list(ckpt["history"])
         self.best_value = float(ckpt.get("best_value", -math.inf))
+        # older checkpoints have no totals: the epochs' own seconds are the best estimate
+        self.prior_seconds = float(ckpt.get("seconds", sum(float(h.get("seconds", 0.0)) for h in self.history)))
+        self.prior_cpu_seconds = float(ckpt.get("cpu_seconds", 0.0))
+        self.resumed_seconds, self.resumed_cpu_seconds = self.prior_seconds, self.prior_cpu_seconds
         rngs = ckpt["rng"]
         if len(rngs) != self.dist.world_size:
             warnings.warn(
@@ -440,6 +468,7 @@ class Trainer:
             if self.seed is not None:
                 seed_everything(self.seed + self.dist.rank)
             self._started = True
+        self._fit_start = (time.perf_counter(), time.process_time())
         for epoch in range(self.epoch, self.epochs):
             start = time.perf_counter()
             record: dict[str, Any] = {"epoch": epoch + 1}
@@ -452,6 +481,8 @@ class Trainer:
             self.epoch = epoch + 1
             self._save_best(record)
             self.save()
+        wall, cpu = self._segment_seconds()
+        self.prior_seconds, self.prior_cpu_seconds, self._fit_start = self.prior_seconds + wall, self.prior_cpu_seconds + cpu, None
         return self.history
 
     def _save_best(self, record: Mapping[str, Any]) -> None:
