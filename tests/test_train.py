@@ -217,8 +217,8 @@ def test_list_targets_amp_off_on_cpu_and_nan() -> None:
     assert trainer.use_amp is False
     history = trainer.fit()
     assert history[0]["train_const"] == 1.0 and history[0]["train_mse"] == pytest.approx(history[0]["train_loss"])
-    with pytest.warns(UserWarning, match="amp=True needs CUDA"):
-        Trainer(model, loss, loader, amp=True, device="cpu")
+    with pytest.raises(ValueError, match="amp must be 'auto', True or False"):
+        Trainer(model, loss, loader, amp="fp16", device="cpu")
     nan_loss = lambda out, tgt: (out.sum() * float("nan"), {})  # noqa: E731
     with pytest.raises(FloatingPointError, match="loss is nan"):
         Trainer(model, nan_loss, loader, epochs=1, progress=False).fit()
@@ -293,3 +293,21 @@ def test_ddp_two_gloo_processes(tmp_path: Path) -> None:
     for name, value in model.state_dict().items():
         torch.testing.assert_close(r0["model"][name], value, rtol=1e-4, atol=1e-5)
     assert [h["train_loss"] for h in r0["history"]] == pytest.approx([h["train_loss"] for h in history], rel=1e-5)
+
+
+def test_mixed_precision_and_channels_last_paths_run_on_the_cpu() -> None:
+    """What CUDA uses by default (autocast, channels-last), exercised here: bfloat16 on the CPU."""
+    train, _ = tw.data()
+    runs = {}
+    for amp, cl in [(False, False), (True, True)]:
+        torch.manual_seed(0)
+        model = tw.TinyCNN(dropout=0.0)
+        trainer = Trainer(model, tw.loss_fn, DataLoader(train, batch_size=16), epochs=1, warmup_epochs=0,
+                          progress=False, device="cpu", amp=amp, channels_last=cl, seed=0)
+        assert (trainer.use_amp, trainer.channels_last, trainer.scaler.is_enabled()) == (amp, cl, False)
+        if cl:
+            conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+            assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+        runs[amp] = trainer.fit()[0]["train_loss"]
+    assert math.isfinite(runs[True]) and runs[True] != runs[False]
+    assert runs[True] == pytest.approx(runs[False], rel=0.1)   # bfloat16: close, not equal

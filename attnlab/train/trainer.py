@@ -3,7 +3,7 @@
 Everything a chapter needs, in one loop you can read top to bottom (:meth:`Trainer._train_epoch`):
 
     for images, targets in loader:                       # batches are (images, targets)
-        with autocast(enabled=amp):                      # float16 on CUDA, off on CPU
+        with autocast(enabled=amp):                      # float16 on CUDA (and channels-last)
             loss, parts = loss_fn(model(images), targets)
         scaler.scale(loss).backward()                    # GradScaler: no float16 underflow
         scaler.unscale_(optimizer); clip_grad_norm_(...) # optional gradient clipping
@@ -115,7 +115,11 @@ class Trainer:
         freeze: attribute name (dots allowed) of a sub-module to freeze, e.g. ``"backbone"``.
         freeze_epochs: epochs during which ``freeze`` gets no gradient updates (its parameters
             have ``requires_grad=False``; batch-norm running statistics still adapt).
-        amp: ``"auto"`` (float16 autocast + GradScaler on CUDA, off elsewhere), True or False.
+        amp: mixed precision. ``"auto"``: float16 autocast with a GradScaler on CUDA, off
+            elsewhere; ``True`` on a CPU autocasts to bfloat16 (no scaler; slower than float32
+            there, but it runs the mixed-precision code path, e.g. in tests); ``False``: float32.
+        channels_last: keep the model and the batches in channels-last memory order, which
+            convolutions on recent GPUs run faster. ``"auto"``: on for CUDA, off elsewhere.
         device: where to train; default ``cuda`` (this process's GPU under torchrun) or ``cpu``.
         checkpoint_dir: folder for ``last.pt`` (each epoch), ``best.pt`` and ``history.json``;
             None writes nothing.
@@ -150,6 +154,7 @@ class Trainer:
         freeze: str | None = None,
         freeze_epochs: int = 0,
         amp: bool | str = "auto",
+        channels_last: bool | str = "auto",
         device: torch.device | str | None = None,
         checkpoint_dir: str | os.PathLike | None = None,
         seed: int | None = 0,
@@ -186,13 +191,16 @@ class Trainer:
             torch.backends.cudnn.deterministic = True
 
         # AMP: float16 autocast with a GradScaler, on CUDA only
-        if amp == "auto":
-            amp = self.device.type == "cuda"
-        elif amp and self.device.type != "cuda":
-            warnings.warn("Trainer: amp=True needs CUDA; training in float32 on the CPU", stacklevel=2)
-            amp = False
-        self.use_amp = bool(amp)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_amp)
+        cuda = self.device.type == "cuda"
+        for name, value in (("amp", amp), ("channels_last", channels_last)):
+            if value != "auto" and not isinstance(value, bool):
+                raise ValueError(f"Trainer: {name} must be 'auto', True or False, got {value!r}")
+        self.use_amp = cuda if amp == "auto" else amp
+        self.amp_dtype = torch.float16 if cuda else torch.bfloat16
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_amp and cuda)  # float16 only
+        self.channels_last = cuda if channels_last == "auto" else channels_last
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
 
         # the sub-module to freeze for the first epochs (and which of its parameters were
         # trainable to begin with, so that unfreezing does not thaw what the caller froze)
@@ -237,7 +245,7 @@ class Trainer:
             "lr": lr, "weight_decay": weight_decay, "momentum": momentum, "epochs": self.epochs,
             "warmup_epochs": warmup_epochs, "warmup_start": warmup_start, "min_lr_ratio": min_lr_ratio,
             "grad_clip": grad_clip, "freeze": freeze, "freeze_epochs": self.freeze_epochs,
-            "amp": self.use_amp, "seed": seed, "steps_per_epoch": self.steps_per_epoch,
+            "amp": self.use_amp, "channels_last": self.channels_last, "seed": seed, "steps_per_epoch": self.steps_per_epoch,
             "world_size": self.dist.world_size,
         }
         self.epoch = 0  # epochs completed
@@ -320,7 +328,9 @@ class Trainer:
         )
         for i, (images, targets) in enumerate(bar):
             images, targets = to_device(images, self.device), to_device(targets, self.device)
-            with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.use_amp):
+            if self.channels_last and isinstance(images, torch.Tensor) and images.dim() == 4:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
                 output = model(images)
                 loss, parts = self.loss_fn(output, targets)
             self.optimizer.zero_grad(set_to_none=True)
