@@ -1,17 +1,22 @@
-r"""Is a difference between variants real? The book's screening rule, as plain functions.
+r"""Is a difference between variants real? The book's one rule, as plain functions.
 
-Every comparison in the book trains each variant with the same ``n`` seeds and calls the
-difference between a variant and the baseline *clear* only if it exceeds twice its standard
-error:
+Every comparison in the book trains each variant with the same ``n`` seeds; a seed fixes the
+initialisation and the order of the data, so run ``i`` of a variant and run ``i`` of the baseline
+form a *pair*. The rule works on the paired differences :math:`d_i = m_{\text{att},i} -
+m_{\text{base},i}`:
 
 .. math::
 
-    \Delta = \bar m_{\text{att}} - \bar m_{\text{base}}, \qquad
-    \mathrm{SE}(\Delta) = \sqrt{s_{\text{att}}^2 / n + s_{\text{base}}^2 / n}, \qquad
-    \text{clear if } |\Delta| > 2\,\mathrm{SE}(\Delta)
+    \bar d = \frac{1}{n}\sum_i d_i, \qquad
+    \mathrm{SE}(\bar d) = \frac{s_d}{\sqrt n}, \qquad
+    \bar d \pm t_{1-\alpha/(2k),\,n-1}\,\mathrm{SE}(\bar d)
 
-with :math:`s` the sample standard deviation over seeds. With two to five seeds this is a rough
-screen, not a significance test; it stops noise being read as a result.
+with :math:`s_d` the sample standard deviation of the differences, :math:`t` the Student-t
+quantile with :math:`n-1` degrees of freedom, :math:`\alpha = 0.05` and :math:`k` the number of
+variants compared with the same baseline (Bonferroni's correction: with four attention variants
+each interval is a 98.75% one, so that the chance of *any* false alarm stays at about 5%). A
+difference is called *clear* when its interval excludes zero; with one seed there is no interval
+and nothing is clear. With three to five seeds the intervals are wide: that is the honest answer.
 
 Runs are dicts such as ``{"variant": "se", "seed": 0, "map50": 0.71}`` (Chapter 7's
 ``results/yolo_attention_*.json`` holds a list of them under ``"runs"``).
@@ -19,11 +24,31 @@ Runs are dicts such as ``{"variant": "se", "seed": 0, "map50": 0.71}`` (Chapter 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
-from attnlab.viz.comparison import mean_and_spread
+__all__ = ["compare_to_baseline", "verdict_sentence", "t_quantile", "ALPHA"]
 
-__all__ = ["compare_to_baseline", "verdict_sentence"]
+#: the family-wise error rate of one comparison table
+ALPHA = 0.05
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The ``p``-quantile of Student's t distribution with ``df`` degrees of freedom."""
+    if not 0 < p < 1:
+        raise ValueError(f"t_quantile: p must be in (0, 1), got {p!r}")
+    if isinstance(df, bool) or not isinstance(df, int) or df < 1:
+        raise ValueError(f"t_quantile: df must be an integer >= 1, got {df!r}")
+    from scipy.stats import t
+
+    return float(t.ppf(p, df))
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
 
 
 def compare_to_baseline(
@@ -33,8 +58,10 @@ def compare_to_baseline(
     baseline: str = "none",
     order: Sequence[str] | None = None,
     scale: float = 100.0,
+    alpha: float = ALPHA,
 ) -> list[dict[str, Any]]:
-    """One row per variant: mean and spread of ``metric`` over seeds, and its difference to ``baseline``.
+    """One row per variant: mean and spread of ``metric`` over seeds, and the paired difference to
+    ``baseline`` with its interval (see the module docstring).
 
     Args:
         runs: dicts with ``"variant"``, ``"seed"`` and ``metric``.
@@ -42,52 +69,69 @@ def compare_to_baseline(
         baseline: the variant every other one is compared with.
         order: variants in the order of the rows (default: order of first appearance).
         scale: multiplies every value (100: fractions to percentage points).
+        alpha: family-wise error rate, shared by the ``k`` comparisons (Bonferroni).
 
     Returns:
-        ``[{"variant", "n", "mean", "std", "delta", "se", "clear"}, ...]``; the baseline's row has
-        ``delta = 0``, ``se = 0`` and ``clear = False``.
+        ``[{"variant", "n", "mean", "std", "delta", "se", "low", "high", "t", "level", "k",
+        "clear"}, ...]``: ``delta`` is the mean paired difference, ``se`` its standard error,
+        ``[low, high]`` its interval, ``t`` the quantile used and ``level`` the interval's
+        confidence (``1 - alpha / k``). The baseline's row has ``delta = se = 0`` and
+        ``clear = False``; with one seed ``low``/``high`` are NaN and nothing is clear.
 
     Raises:
-        ValueError: ``runs`` is empty, a run lacks ``metric``, ``baseline`` has no run, or the
-            variants were not run with the same seeds (the rule compares paired designs).
+        ValueError: ``runs`` is empty, a run lacks ``metric`` or has a non-finite one, ``baseline``
+            has no run, a variant was not run with exactly the baseline's seeds (the rule needs
+            pairs), or a seed appears twice for one variant.
     """
     if not runs:
         raise ValueError("compare_to_baseline: runs is empty")
-    seeds: dict[str, list[Any]] = {}
-    values: dict[str, list[float]] = {}
+    if not 0 < alpha < 1:
+        raise ValueError(f"compare_to_baseline: alpha must be in (0, 1), got {alpha!r}")
+    by_variant: dict[str, dict[Any, float]] = {}
     for i, run in enumerate(runs):
-        if metric not in run or "variant" not in run:
+        if metric not in run or "variant" not in run or "seed" not in run:
             raise ValueError(
-                f"compare_to_baseline: runs[{i}] must have 'variant' and {metric!r}, got keys {sorted(run)}"
+                f"compare_to_baseline: runs[{i}] must have 'variant', 'seed' and {metric!r}, got keys {sorted(run)}"
             )
-        name = str(run["variant"])
-        seeds.setdefault(name, []).append(run.get("seed"))
-        values.setdefault(name, []).append(scale * float(run[metric]))
-    if baseline not in values:
-        raise ValueError(f"compare_to_baseline: baseline {baseline!r} has no run; variants: {sorted(values)}")
-    base_seeds = sorted(seeds[baseline], key=str)
-    for name, s in seeds.items():
-        if sorted(s, key=str) != base_seeds:
+        value = float(run[metric])
+        if not math.isfinite(value):
+            raise ValueError(f"compare_to_baseline: runs[{i}] ({run['variant']}, seed {run['seed']}) has "
+                             f"{metric} = {value}; a run that diverged must be rerun or reported, not averaged")
+        seeds = by_variant.setdefault(str(run["variant"]), {})
+        if run["seed"] in seeds:
+            raise ValueError(f"compare_to_baseline: {run['variant']!r} has seed {run['seed']!r} twice")
+        seeds[run["seed"]] = scale * value
+    if baseline not in by_variant:
+        raise ValueError(f"compare_to_baseline: baseline {baseline!r} has no run; variants: {sorted(by_variant)}")
+    base = by_variant[baseline]
+    base_seeds = sorted(base, key=str)
+    for name, seeds in by_variant.items():
+        if sorted(seeds, key=str) != base_seeds:
             raise ValueError(
-                f"compare_to_baseline: every variant must use the baseline's seeds {base_seeds}; "
-                f"{name!r} used {sorted(s, key=str)}"
+                f"compare_to_baseline: every variant must use the baseline's seeds {base_seeds} (the rule "
+                f"compares pairs); {name!r} used {sorted(seeds, key=str)}"
             )
-    names = list(order) if order is not None else list(values)
-    missing = [n for n in names if n not in values]
+    names = list(order) if order is not None else list(by_variant)
+    missing = [n for n in names if n not in by_variant]
     if missing:
         raise ValueError(f"compare_to_baseline: order names variants without runs: {missing}")
     n = len(base_seeds)
-    base_mean, base_std = mean_and_spread(values[baseline])
+    k = max(1, sum(1 for name in names if name != baseline))
+    level = 1 - alpha / k
+    t = t_quantile(1 - alpha / (2 * k), n - 1) if n > 1 else math.nan
     rows = []
     for name in names:
-        mean, std = mean_and_spread(values[name])
+        mean, std = _mean_std([by_variant[name][s] for s in base_seeds])
+        row = {"variant": name, "n": n, "mean": mean, "std": std, "t": t, "level": level, "k": k}
         if name == baseline:
-            delta = se = 0.0
-        else:
-            delta = mean - base_mean
-            se = ((std**2 + base_std**2) / n) ** 0.5  # SE(delta) = sqrt(s_att^2 / n + s_base^2 / n)
-        clear = name != baseline and n > 1 and abs(delta) > 2 * se
-        rows.append({"variant": name, "n": n, "mean": mean, "std": std, "delta": delta, "se": se, "clear": clear})
+            rows.append({**row, "delta": 0.0, "se": 0.0, "low": 0.0, "high": 0.0, "clear": False})
+            continue
+        diffs = [by_variant[name][s] - base[s] for s in base_seeds]    # d_i, one per seed
+        delta, s_d = _mean_std(diffs)                                   # mean and spread of d
+        se = s_d / math.sqrt(n)                                         # SE(d) = s_d / sqrt(n)
+        low, high = (delta - t * se, delta + t * se) if n > 1 else (math.nan, math.nan)
+        clear = n > 1 and (low > 0 or high < 0)                         # the interval excludes 0
+        rows.append({**row, "delta": delta, "se": se, "low": low, "high": high, "clear": clear})
     return rows
 
 
@@ -96,24 +140,29 @@ def verdict_sentence(
 ) -> str:
     """A sentence that says what :func:`compare_to_baseline`'s rows show, computed, never typed.
 
-    Example: ``"none of the 4 attention variants differs from the plain model in mAP@0.5 by more
-    than twice the standard error over 3 seeds: in this run the differences are within noise"``.
+    Every difference is given with its interval, e.g. ``"in this run, SE differs from the plain
+    model in mAP@0.5 by +1.6 points (98.75% interval +0.4 to +2.8); CBAM, ECA and CA are within
+    noise (paired over 5 seeds; intervals corrected for 4 comparisons)"``.
     """
     others = [r for r in rows if r["variant"] != baseline]
     if not others:
         raise ValueError(f"verdict_sentence: rows hold no variant besides the baseline {baseline!r}")
-    n = others[0]["n"]
+    n, k, level = others[0]["n"], others[0]["k"], others[0]["level"]
+    if n < 2:
+        return (f"in this {what} each variant has one seed, so no difference in {metric} can be told from "
+                f"noise (the rule needs at least two seeds)")
+    pct = f"{100 * level:.4g}%"
     clear = [r for r in others if r["clear"]]
-    if not clear:
-        return (
-            f"none of the {len(others)} attention variants differs from the plain model in {metric} by more "
-            f"than twice the standard error over {n} seeds: in this {what} the differences are within noise"
-        )
-    names = ", ".join(
-        f"{str(r['variant']).upper()} ({'better' if r['delta'] > 0 else 'worse'}, {r['delta']:+.1f} points)" for r in clear
-    )
-    verb = "differs" if len(clear) == 1 else "differ"
-    return (
-        f"{len(clear)} of the {len(others)} attention variants {verb} from the plain model in {metric} by more than "
-        f"twice the standard error over {n} seeds: {names}; with so few seeds, confirm with more before believing it"
-    )
+    unclear = [str(r["variant"]).upper() for r in others if not r["clear"]]
+
+    def listing(names: list[str]) -> str:
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    parts = [f"{str(r['variant']).upper()} {'is better' if r['delta'] > 0 else 'is worse'} than the plain model "
+             f"in {metric} by {r['delta']:+.1f} points ({pct} interval {r['low']:+.1f} to {r['high']:+.1f})"
+             for r in clear]
+    if unclear:
+        verb = "is" if len(unclear) == 1 else "are"
+        parts.append(f"{listing(unclear)} {verb} within noise" + ("" if clear else f" in {metric}"))
+    tail = f"paired over {n} seeds" + (f"; intervals corrected for {k} comparisons" if k > 1 else "")
+    return f"in this {what}, " + "; ".join(parts) + f" ({tail})"
