@@ -249,7 +249,7 @@ def _output_sum(out: Any) -> torch.Tensor:
 
 
 def preflight(kind: str, profile: Any, runs: int, *, overrides: Mapping[str, Any] | None = None,
-              steps: int = 3, warmup: int = 1) -> str:
+              steps: int = 3, warmup: int = 2) -> str:
     """Measure a few steps of the model this chapter trains, on the profile's device, and say how
     long ``runs`` runs will take (training steps only: a lower bound). Print it before a long cell."""
     if runs < 1:
