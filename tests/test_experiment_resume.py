@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(image_size=64, n_train=16, n_val=8, epochs=1, batch_size=8, eval_every=0)
+TINY = dict(image_size=64, n_train=16, n_val=8, n_test=8, epochs=1, batch_size=8, eval_every=0)
 SCRIPT = f"""
 import sys, torch
 sys.path.insert(0, {str(ROOT)!r})

@@ -9,7 +9,7 @@ import torch
 
 from attnlab.train.recipes import RECIPES, DetectorRecipe, detector_recipe, evaluate_detector, train_detector
 
-TINY = dict(image_size=64, n_train=16, n_val=8, epochs=1, batch_size=8)
+TINY = dict(image_size=64, n_train=16, n_val=8, n_test=8, epochs=1, batch_size=8)
 
 
 def test_recipe_per_profile_and_overrides():
@@ -57,7 +57,12 @@ def test_result_and_evaluation():
     h = r.history[-1]
     assert {"train_loss", "train_box", "train_obj", "train_cls", "val_map50", "val_map50_voc11", "val_map"} <= set(h)
     m = evaluate_detector(r.model, r.val_set)
-    assert m["map50"] == pytest.approx(r.metrics["map50"], nan_ok=True)
+    assert m["map50"] == pytest.approx(r.val_metrics["map50"], nan_ok=True)
+    assert h["val_map50"] == pytest.approx(r.val_metrics["map50"], nan_ok=True)
+    # the reported metrics are the final model on the held-out test split
+    assert r.test_set.split == "test" and len(r.test_set) == r.recipe.n_test
+    t = evaluate_detector(r.model, r.test_set)
+    assert t["map50"] == pytest.approx(r.metrics["map50"], nan_ok=True)
     assert 0.0 <= m["map50"] <= 1.0 and len(m["per_class"]) == 6
     summary = r.summary()
     assert summary["recipe"]["image_size"] == 64 and summary["model"]["attention"] == "eca"

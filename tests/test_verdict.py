@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from attnlab.experiments.verdict import compare_to_baseline, t_quantile, verdict_sentence
+from attnlab.experiments.verdict import compare_to_baseline, prediction_interval, t_quantile, verdict_sentence
 
 
 def runs_of(table: dict[str, list[float]], metric: str = "map50") -> list[dict]:
@@ -93,3 +93,14 @@ def test_bad_input_is_refused_with_a_reason():
         verdict_sentence(compare_to_baseline(runs_of({"none": [0.1, 0.2]})))
     with pytest.raises(ValueError, match="df must be"):
         t_quantile(0.9, 0)
+
+
+def test_prediction_interval_for_one_more_seed():
+    low, high = prediction_interval([70.0, 71.0, 72.0, 71.0, 71.0])   # mean 71, s = 0.7071, n = 5
+    half = 2.7764 * 0.70711 * math.sqrt(1.2)
+    assert (low, high) == (pytest.approx(71 - half, abs=1e-3), pytest.approx(71 + half, abs=1e-3))
+    assert low < 71.5 < high and not low < 75 < high
+    with pytest.raises(ValueError, match="at least 2"):
+        prediction_interval([70.0])
+    with pytest.raises(ValueError, match="finite"):
+        prediction_interval([70.0, math.inf])

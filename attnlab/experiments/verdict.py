@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-__all__ = ["compare_to_baseline", "verdict_sentence", "t_quantile", "ALPHA"]
+__all__ = ["compare_to_baseline", "verdict_sentence", "t_quantile", "prediction_interval", "ALPHA"]
 
 #: the family-wise error rate of one comparison table
 ALPHA = 0.05
@@ -166,3 +166,24 @@ def verdict_sentence(
         parts.append(f"{listing(unclear)} {verb} within noise" + ("" if clear else f" in {metric}"))
     tail = f"paired over {n} seeds" + (f"; intervals corrected for {k} comparisons" if k > 1 else "")
     return f"in this {what}, " + "; ".join(parts) + f" ({tail})"
+
+
+def prediction_interval(reference: Sequence[float], alpha: float = ALPHA) -> tuple[float, float]:
+    r"""Where one more run of the same recipe, with a new seed, should land: the reference runs'
+    mean :math:`\pm\, t_{1-\alpha/2,\,n-1}\, s \sqrt{1 + 1/n}`.
+
+    This is how a chapter checks a live re-run against a committed reference run: a value outside
+    the interval says the code or the recipe changed (or a 1-in-20 chance), so the check can fail.
+    Needs at least two reference values, all finite.
+    """
+    values = [float(v) for v in reference]
+    if len(values) < 2:
+        raise ValueError(f"prediction_interval: needs at least 2 reference values, got {len(values)}")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"prediction_interval: reference values must be finite, got {values}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"prediction_interval: alpha must be in (0, 1), got {alpha!r}")
+    n = len(values)
+    mean, std = _mean_std(values)
+    half = t_quantile(1 - alpha / 2, n - 1) * std * math.sqrt(1 + 1 / n)
+    return mean - half, mean + half
