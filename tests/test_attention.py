@@ -144,10 +144,10 @@ def test_outputs_equal_functional_reference(name, options):
     x = torch.randn(3, 64, 9, 7) * 2
     x_before = x.clone()
     with torch.no_grad():
-        out = m(x)  # no-autograd path (reuses temporaries)
+        out = m(x)  # without autograd
     expected = functional(m, x)
     torch.testing.assert_close(out, expected, **TOL)
-    torch.testing.assert_close(m(x), expected, **TOL)  # autograd path (parameters need grads)
+    torch.testing.assert_close(m(x), expected, **TOL)  # with autograd (parameters need grads)
     assert torch.equal(x, x_before), "the input was modified"
 
 
@@ -233,7 +233,7 @@ def test_capture_records_gates_without_changing_the_model(name):
     assert _common._ACTIVE is None
 
 
-def test_capture_gates_are_the_gates_used(path):
+def test_capture_gates_are_the_gates_used():
     """The recorded channel gate reproduces the output: out == x * gate."""
     torch.manual_seed(0)
     se = _randomize(A.SqueezeExcite(32))
@@ -256,7 +256,7 @@ def test_capture_gates_are_the_gates_used(path):
         assert all(not t.requires_grad for t in g.values())
     simam = A.SimAM(32)
     with torch.no_grad(), A.capture(simam) as gates:
-        out = simam(x)  # the no-autograd path must not overwrite the recorded gate
+        out = simam(x)  # without autograd too, the recorded gate is the one used
     torch.testing.assert_close(out, x * gates[""]["energy"], **TOL)
     ca = _randomize(A.CoordAttention(32)).eval()
     with torch.no_grad(), A.capture(ca) as gates:
@@ -302,17 +302,8 @@ def test_capture_is_reset_after_an_exception():
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["fused", "plain"])
-def path(request, monkeypatch):
-    """Run a test on the hand-fused training path and on the plain path."""
-    from attnlab.attention import _common
-
-    monkeypatch.setattr(_common, "FUSED_ENABLED", request.param == "fused")
-    return request.param
-
-
 @pytest.mark.parametrize("name,options", CONFIGS, ids=[f"{n}-{o}" for n, o in CONFIGS])
-def test_gradients_reach_every_parameter_and_match_functional(name, options, path):
+def test_gradients_reach_every_parameter_and_match_functional(name, options):
     torch.manual_seed(2)
     m = _randomize(A.build(name, 32, **options)).eval()
     x = torch.randn(2, 32, 6, 5, requires_grad=True)
@@ -326,7 +317,7 @@ def test_gradients_reach_every_parameter_and_match_functional(name, options, pat
         assert gp is not None and gp.abs().sum() > 0
 
 
-def test_gradients_in_training_mode_with_batchnorm(path):
+def test_gradients_in_training_mode_with_batchnorm():
     torch.manual_seed(3)
     for m in (A.CoordAttention(32), A.CBAM(32, spatial_bn=True)):
         m.train()
@@ -337,8 +328,8 @@ def test_gradients_in_training_mode_with_batchnorm(path):
             assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-def test_training_step_updates_batchnorm_statistics_once_like_the_reference(path):
-    """The fused path records the small MLP once: running statistics move as in the reference."""
+def test_training_step_updates_batchnorm_statistics_once_like_the_reference():
+    """A training step moves BatchNorm's running statistics once, as the reference does."""
     from attnlab.attention.reference import RefCA
 
     torch.manual_seed(5)
@@ -361,7 +352,7 @@ def test_training_step_updates_batchnorm_statistics_once_like_the_reference(path
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_channels_last_input(name, path):
+def test_channels_last_input(name):
     torch.manual_seed(4)
     m = _randomize(A.build(name, 32)).eval()
     x = torch.randn(2, 32, 7, 9)
@@ -531,7 +522,7 @@ def test_repr_lists_configuration():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_bfloat16_autocast_training_step(name, path):
+def test_bfloat16_autocast_training_step(name):
     torch.manual_seed(6)
     m = _randomize(A.build(name, 32)).train()
     x = torch.randn(2, 32, 8, 8, requires_grad=True)
