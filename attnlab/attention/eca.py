@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor, nn
 
 from attnlab.attention import _common
@@ -107,7 +108,6 @@ class ECA(AttentionModule):
         self.kernel_size = kernel_size
         self.padding = (kernel_size - 1) // 2
         self.conv = nn.Conv1d(1, 1, kernel_size, padding=self.padding, bias=False)
-        self.sigmoid = nn.Sigmoid()
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, kernel_size={self.kernel_size}"
@@ -117,7 +117,7 @@ class ECA(AttentionModule):
         b, c = x.shape[0], x.shape[1]
         y = x.mean((2, 3))  # y_c = 1/(HW) sum_ij x_c(i, j), (B, C)
         a = self.conv(y.view(b, 1, c))  # C1D_k(y): the channels as a 1-D signal, (B, 1, C)
-        w = self.sigmoid(a).view(b, c, 1, 1)  # omega = sigma(C1D_k(y))
+        w = torch.sigmoid(a).view(b, c, 1, 1)  # omega = sigma(C1D_k(y))
         out = x * w  # x~_c = omega_c x_c
         if _common._ACTIVE is not None:
             self._record({"channel": w})
@@ -126,4 +126,4 @@ class ECA(AttentionModule):
     def channel_gate(self, x: Tensor) -> Tensor:
         """The channel weights ``omega`` (B, C, 1, 1) of ``x``: :meth:`forward` without the scale."""
         b, c = x.shape[0], x.shape[1]
-        return self.sigmoid(self.conv(x.mean((2, 3)).view(b, 1, c))).view(b, c, 1, 1)
+        return torch.sigmoid(self.conv(x.mean((2, 3)).view(b, 1, c))).view(b, c, 1, 1)

@@ -74,7 +74,7 @@ class SqueezeExcite(AttentionModule):
         gate_module, self._gate_kind = resolve_gate(owner, gate)
         self.fc = nn.Sequential(
             nn.Linear(channels, self.hidden, bias=self.bias),  # W1: C -> C/r
-            nn.ReLU(inplace=True),  # delta
+            nn.ReLU(),  # delta (not in place: a hook on fc[0] sees W1 z itself)
             nn.Linear(self.hidden, channels, bias=self.bias),  # W2: C/r -> C
             gate_module,  # sigma
         )
