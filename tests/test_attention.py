@@ -144,10 +144,10 @@ def test_outputs_equal_functional_reference(name, options):
     x = torch.randn(3, 64, 9, 7) * 2
     x_before = x.clone()
     with torch.no_grad():
-        out = m(x)  # no-autograd path (reuses temporaries)
+        out = m(x)  # without autograd
     expected = functional(m, x)
     torch.testing.assert_close(out, expected, **TOL)
-    torch.testing.assert_close(m(x), expected, **TOL)  # autograd path (parameters need grads)
+    torch.testing.assert_close(m(x), expected, **TOL)  # with autograd (parameters need grads)
     assert torch.equal(x, x_before), "the input was modified"
 
 
@@ -233,7 +233,7 @@ def test_capture_records_gates_without_changing_the_model(name):
     assert _common._ACTIVE is None
 
 
-def test_capture_gates_are_the_gates_used(path):
+def test_capture_gates_are_the_gates_used():
     """The recorded channel gate reproduces the output: out == x * gate."""
     torch.manual_seed(0)
     se = _randomize(A.SqueezeExcite(32))
@@ -256,7 +256,7 @@ def test_capture_gates_are_the_gates_used(path):
         assert all(not t.requires_grad for t in g.values())
     simam = A.SimAM(32)
     with torch.no_grad(), A.capture(simam) as gates:
-        out = simam(x)  # the no-autograd path must not overwrite the recorded gate
+        out = simam(x)  # without autograd too, the recorded gate is the one used
     torch.testing.assert_close(out, x * gates[""]["energy"], **TOL)
     ca = _randomize(A.CoordAttention(32)).eval()
     with torch.no_grad(), A.capture(ca) as gates:
@@ -302,17 +302,8 @@ def test_capture_is_reset_after_an_exception():
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["fused", "plain"])
-def path(request, monkeypatch):
-    """Run a test on the hand-fused training path and on the plain path."""
-    from attnlab.attention import _common
-
-    monkeypatch.setattr(_common, "FUSED_ENABLED", request.param == "fused")
-    return request.param
-
-
 @pytest.mark.parametrize("name,options", CONFIGS, ids=[f"{n}-{o}" for n, o in CONFIGS])
-def test_gradients_reach_every_parameter_and_match_functional(name, options, path):
+def test_gradients_reach_every_parameter_and_match_functional(name, options):
     torch.manual_seed(2)
     m = _randomize(A.build(name, 32, **options)).eval()
     x = torch.randn(2, 32, 6, 5, requires_grad=True)
@@ -326,7 +317,7 @@ def test_gradients_reach_every_parameter_and_match_functional(name, options, pat
         assert gp is not None and gp.abs().sum() > 0
 
 
-def test_gradients_in_training_mode_with_batchnorm(path):
+def test_gradients_in_training_mode_with_batchnorm():
     torch.manual_seed(3)
     for m in (A.CoordAttention(32), A.CBAM(32, spatial_bn=True)):
         m.train()
@@ -337,8 +328,8 @@ def test_gradients_in_training_mode_with_batchnorm(path):
             assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-def test_training_step_updates_batchnorm_statistics_once_like_the_reference(path):
-    """The fused path records the small MLP once: running statistics move as in the reference."""
+def test_training_step_updates_batchnorm_statistics_once_like_the_reference():
+    """A training step moves BatchNorm's running statistics once, as the reference does."""
     from attnlab.attention.reference import RefCA
 
     torch.manual_seed(5)
@@ -361,7 +352,7 @@ def test_training_step_updates_batchnorm_statistics_once_like_the_reference(path
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_channels_last_input(name, path):
+def test_channels_last_input(name):
     torch.manual_seed(4)
     m = _randomize(A.build(name, 32)).eval()
     x = torch.randn(2, 32, 7, 9)
@@ -531,7 +522,7 @@ def test_repr_lists_configuration():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_bfloat16_autocast_training_step(name, path):
+def test_bfloat16_autocast_training_step(name):
     torch.manual_seed(6)
     m = _randomize(A.build(name, 32)).train()
     x = torch.randn(2, 32, 8, 8, requires_grad=True)
@@ -545,3 +536,138 @@ def test_bfloat16_autocast_training_step(name, path):
     mb = m.to(torch.bfloat16)
     mb(xb).float().sum().backward()
     assert xb.grad.dtype == torch.bfloat16 and torch.isfinite(xb.grad.float()).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# plain PyTorch: hooks fire, double backward works, no hand-written backward passes
+# ---------------------------------------------------------------------------------------------
+
+# (block, inner layers whose forward hooks must fire on every call of the block)
+INNER_LAYERS = [
+    ("se", ["fc.0", "fc.2", "fc.3"]),
+    ("cbam", ["channelattention", "channelattention.fc1", "channelattention.fc2", "spatialattention",
+              "spatialattention.conv1"]),
+    ("eca", ["conv"]),
+    ("ca", ["conv_1x1", "bn", "relu", "F_h", "F_w", "sigmoid_h", "sigmoid_w"]),
+]
+
+
+@pytest.mark.parametrize("name,layers", INNER_LAYERS, ids=[n for n, _ in INNER_LAYERS])
+@pytest.mark.parametrize("grad", [False, True], ids=["no_grad", "autograd"])
+def test_forward_hooks_on_inner_layers_fire(name, layers, grad):
+    m = A.build(name, 32)
+    calls = []
+    modules = dict(m.named_modules())
+    for layer in layers:
+        modules[layer].register_forward_hook(lambda mod, args, out, layer=layer: calls.append(layer))
+    x = torch.randn(2, 32, 5, 4, requires_grad=grad)
+    with torch.set_grad_enabled(grad):
+        m(x)
+    assert sorted(set(calls)) == sorted(layers)
+    if name == "cbam":  # the shared MLP runs once per descriptor (average and max)
+        assert calls.count("channelattention.fc1") == 2
+
+
+def test_se_hook_sees_the_bottleneck():
+    """What a learner hooks on fc[0] is W1 z for the pooled descriptor z."""
+    se = _randomize(A.SqueezeExcite(32, 8))
+    seen = {}
+    se.fc[0].register_forward_hook(lambda mod, args, out: seen.update(z=args[0], h=out))
+    x = torch.randn(3, 32, 6, 6)
+    se(x)
+    torch.testing.assert_close(seen["z"], x.mean((2, 3)))
+    torch.testing.assert_close(seen["h"], x.mean((2, 3)) @ se.fc[0].weight.T)
+
+
+SMALL = [("se", {"reduction": 4}), ("se", {"reduction": 4, "bias": True}),
+         ("cbam", {"ratio": 4}), ("cbam", {"ratio": 4, "order": "spatial-channel", "kernel_size": 3}),
+         ("cbam", {"ratio": 4, "order": "parallel", "pool": "avg"}), ("eca", {"kernel_size": 3}),
+         ("ca", {"reduction": 4}), ("ca", {"reduction": 4, "activation": "hswish", "bias": True}), ("simam", {})]
+
+
+@pytest.mark.parametrize("name,options", SMALL, ids=[f"{n}-{o}" for n, o in SMALL])
+def test_second_derivatives(name, options):
+    """Plain autograd all the way: double backward works (the old hand-fused paths refused it).
+    (Not with gate="hsigmoid": torch has no second derivative of hardsigmoid.)"""
+    torch.manual_seed(7)
+    m = _randomize(A.build(name, 8, **options)).double().eval()
+    x = torch.randn(2, 8, 3, 3, dtype=torch.float64, requires_grad=True)
+    params = [p for p in m.parameters()]
+    assert torch.autograd.gradcheck(lambda x, *p: m(x), (x, *params), fast_mode=True)
+    assert torch.autograd.gradgradcheck(m, (x,), fast_mode=True)
+
+
+def test_no_hand_written_autograd_functions():
+    import importlib
+    import inspect
+
+    for mod in ("_common", "se", "cbam", "eca", "coord", "simam", "factory", "capture"):
+        module = importlib.import_module(f"attnlab.attention.{mod}")
+        for name, obj in vars(module).items():
+            assert not (inspect.isclass(obj) and issubclass(obj, torch.autograd.Function)), f"{mod}.{name}"
+    torch.manual_seed(0)
+    x = torch.randn(2, 32, 5, 5, requires_grad=True)
+    for name in NAMES:
+        out = A.build(name, 32)(x)
+        assert "Backward" in type(out.grad_fn).__name__ and "BackwardCFunction" not in type(out.grad_fn).__name__
+
+
+@pytest.mark.parametrize("cls", [A.SqueezeExcite, A.ECA, A.CBAM, A.ChannelAttention, A.SpatialAttention,
+                                 A.CoordAttention, A.SimAM])
+def test_forward_is_short(cls):
+    """A guard for readability: each forward is the block's equations, not machinery."""
+    import inspect
+
+    lines = [ln for ln in inspect.getsource(cls.forward).splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    assert len(lines) <= 18, f"{cls.__name__}.forward has {len(lines)} lines"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gate_methods_equal_the_captured_gates(name):
+    torch.manual_seed(8)
+    m = _randomize(A.build(name, 32)).eval()
+    x = torch.randn(2, 32, 7, 5)
+    with torch.no_grad(), A.capture(m) as gates:
+        m(x)
+        g = gates[""]
+        if name in ("se", "eca"):
+            torch.testing.assert_close(m.channel_gate(x), g["channel"])
+        elif name == "cbam":
+            torch.testing.assert_close(m.channelattention(x), g["channel"])
+            torch.testing.assert_close(m.spatialattention(x * g["channel"]), g["spatial"])
+        elif name == "ca":
+            g_h, g_w = m.coordinate_gates(x)
+            torch.testing.assert_close(g_h, g["height"])
+            torch.testing.assert_close(g_w, g["width"])
+        else:
+            torch.testing.assert_close(m.energy_gate(x), g["energy"])
+
+
+# ---------------------------------------------------------------------------------------------
+# empty inputs
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
+@pytest.mark.parametrize("name", NAMES)
+def test_empty_batch_gives_an_empty_output(name, train):
+    m = A.build(name, 16).train(train)
+    x = torch.randn(0, 16, 6, 5)
+    out = m(x)
+    assert out.shape == (0, 16, 6, 5) and out.dtype == x.dtype
+
+
+@pytest.mark.parametrize("shape", [(2, 16, 0, 5), (2, 16, 6, 0), (0, 16, 0, 0)])
+def test_coord_attention_refuses_empty_height_or_width(shape):
+    ca = A.CoordAttention(16)
+    text = re_escape(str(shape))
+    with pytest.raises(ValueError, match=rf"CoordAttention: input height and width .* must be >= 1, got input of shape {text}"):
+        ca(torch.randn(*shape))
+    with pytest.raises(ValueError, match="height and width"):
+        ca.coordinate_gates(torch.randn(*shape))
+
+
+def re_escape(text):
+    import re
+
+    return re.escape(text)

@@ -48,9 +48,10 @@ def test_onnx_export_checker_and_onnxruntime_equal(name, dynamo, tmp_path):
     assert abs(got - want).max() < 1e-5
 
 
-def test_torch_compile_traces_without_graph_breaks():
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_compile_traces_without_graph_breaks(name):
     """Dynamo traces the whole block (fullgraph) forward and backward; aot_eager skips codegen."""
-    m = _model("cbam")
+    m = _model(name)
     x = torch.randn(2, 32, 6, 6, requires_grad=True)
     compiled = torch.compile(m, backend="aot_eager", fullgraph=True)
     out = compiled(x)

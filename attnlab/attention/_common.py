@@ -11,10 +11,8 @@ capture is active the cost is one global read per forward.
 from __future__ import annotations
 
 import warnings
-import torch
+
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
-from torch.nn import functional as F
 
 # The recorder of the innermost active ``capture`` (None when no capture is active).
 _ACTIVE: "_Recorder | None" = None
@@ -133,131 +131,13 @@ def resolve_gate(owner: str, gate: object) -> tuple[nn.Module, str]:
     raise ValueError(f"{owner}: gate must be one of {list(GATES)} or an nn.Module, got {gate!r}")
 
 
-def apply_gate(kind: str, module: nn.Module, t: Tensor) -> Tensor:
-    if kind == "sigmoid":
-        return torch.sigmoid(t)
-    if kind == "hsigmoid":
-        return F.hardsigmoid(t)
-    return module(t)
-
-
-def tracks_grad(x: Tensor, module: nn.Module) -> bool:
-    """True when autograd records this forward (then temporaries must not be modified in place).
-
-    Also True under ``torch.compile`` / export tracing, where the plain out-of-place code is
-    what the compiler should see (it fuses the elementwise work itself).
-    """
-    if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
-        return True
-    if not torch.is_grad_enabled():
-        return False
-    if x.requires_grad:
-        return True
-    return any(p.requires_grad for p in module.parameters())
-
-
-# False: every block takes the plain path (for tests and comparisons)
-FUSED_ENABLED = True
-
-
-def use_fused(x: Tensor, module: nn.Module) -> bool:
-    """True when the hand-fused training path should run: autograd records this forward, and no
-    compiler or exporter is tracing (they get the plain code, which they fuse themselves).
-
-    The fused paths are ``torch.autograd.Function`` s whose backward computes the gradients of the
-    whole block in a few passes over the feature map (the reference code's autograd graph makes
-    many, each allocating a full-size tensor). They support first derivatives only
-    (``once_differentiable``): for double backward, run under ``torch.compile`` or use the
-    functional forms. Under autocast (mixed-precision training) the plain path runs: autograd
-    handles the mixed dtypes there.
-    """
-    if not FUSED_ENABLED or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
-        return False
-    if torch.is_autocast_enabled(x.device.type):
-        return False  # mixed precision: the hand-written backward passes assume one dtype
-    return tracks_grad(x, module)
-
-
-class SmallGraph:
-    """The small (descriptor-sized) part of a block, recorded by autograd inside a fused forward.
-
-    A fused block handles the full-size feature map by hand but leaves the small maps (an MLP on
-    pooled descriptors, a 2-channel conv) to autograd: ``SmallGraph(fn, inputs, needs)`` runs
-    ``fn(*inputs)`` with grad enabled, each descriptor replaced by a fresh leaf (parameters, which
-    are leaves already, stay themselves), and keeps the graph until the backward pass calls
-    :meth:`grads`. Recording once in the forward costs nothing extra; re-running ``fn`` in the
-    backward would compute the small maps twice (and update BatchNorm statistics twice).
-    """
-
-    def __init__(self, fn, inputs: list[Tensor | None], needs: tuple[bool, ...]) -> None:
-        with torch.enable_grad():
-            self.leaves = [
-                None if t is None else (t if t.is_leaf and t.requires_grad else t.detach().requires_grad_(bool(n)))
-                for t, n in zip(inputs, needs)
-            ]
-            out = fn(*self.leaves)
-        self.outputs = (out,) if isinstance(out, Tensor) else tuple(out)
-        self.needs = needs
-
-    def detached(self) -> tuple[Tensor, ...]:
-        """The outputs of ``fn``, without their graph (for the block's own arithmetic)."""
-        return tuple(t.detach() for t in self.outputs)
-
-    def grads(self, grad_outputs: tuple[Tensor, ...]) -> list[Tensor | None]:
-        """The gradient of the recorded outputs w.r.t. each input (None where not needed)."""
-        leaves, outputs = self.leaves, self.outputs
-        self.leaves = self.outputs = None  # release the small graph once it has been used
-        wanted = [t for t, n in zip(leaves, self.needs) if t is not None and n]
-        got = iter(torch.autograd.grad(outputs, wanted, grad_outputs, allow_unused=True) if wanted else ())
-        return [next(got) if (t is not None and n) else None for t, n in zip(leaves, self.needs)]
-
-
-class ChannelGateFn(torch.autograd.Function):
-    """``x * s`` with ``s = gate_fn(mean_hw(x), *params)`` (B, C), with a hand-fused backward.
-
-    Forward returns ``(out, s)`` (``s`` not differentiable, for ``capture``). Backward, with
-    t = g * x: dL/ds = sum_hw t; the gate's small graph is differentiated by ``gate_backward``
-    (closed form, when given) or by autograd (:class:`SmallGraph`, recorded in the forward);
-    dL/dx = g s + dL/dz / HW, written into t's buffer (one full-size allocation, where the plain
-    graph makes three).
-    """
-
-    @staticmethod
-    def forward(ctx, x, gate_fn, gate_backward, *params):
-        z = x.mean((2, 3))
-        if gate_backward is None:
-            ctx.graph = SmallGraph(gate_fn, [z, *params], (True, *ctx.needs_input_grad[3:]))
-            (s,) = ctx.graph.detached()
-        else:
-            s = gate_fn(z, *params)
-        out = x * s[:, :, None, None]
-        ctx.gate_backward = gate_backward
-        ctx.save_for_backward(x, z, s, *params)
-        ctx.mark_non_differentiable(s)
-        return out, s
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad, _grad_s):
-        x, z, s, *params = ctx.saved_tensors
-        s4 = s[:, :, None, None]
-        t = grad * x
-        grad_s = t.sum((2, 3))
-        if ctx.gate_backward is not None:
-            grads = ctx.gate_backward(z, s, grad_s, params, (True, *ctx.needs_input_grad[3:]))
-        else:
-            grads = ctx.graph.grads((grad_s,))
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.mul(grad, s4, out=t).add_((grads[0] / (x.shape[2] * x.shape[3]))[:, :, None, None])
-        return (grad_x, None, None, *grads[1:])
-
-
 class AttentionModule(nn.Module):
     """Base of the attention blocks: ``channels`` attribute, input check, gate recording.
 
     Subclasses implement ``forward(x) -> Tensor`` of the same shape as ``x`` and call
-    ``self._record({...})`` under ``if _common._ACTIVE is not None``.
+    ``self._record({...})`` under ``if _common._ACTIVE is not None``. Every block computes with
+    plain PyTorch operations and lets autograd differentiate them (there are no hand-written
+    backward passes): outputs, first and second derivatives are those of the formulas.
     """
 
     channels: int | None

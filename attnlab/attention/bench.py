@@ -9,17 +9,16 @@ package time / reference time (:func:`attnlab.bench.median_ratio`); ``not_slower
 both the forward and the forward+backward ratio are <= 1.0.
 
 FLOPs. ``flops_matmul`` is what :class:`torch.utils.flop_counter.FlopCounterMode` reports for the
-reference block (2 per multiply-accumulate of convs and matmuls; nothing else). The package's
-blocks do the same arithmetic, but write some of it as matrix products that the counter would
-count again (a mean as a product with a constant vector), so the count is taken on the
-reference. ``flops_elementwise`` is counted here by formula, per element touched, 1 FLOP for each add, multiply, divide, compare (max) or ReLU;
+reference block (2 per multiply-accumulate of convs and matmuls; nothing else); the package's
+blocks do the same arithmetic with the same layers. ``flops_elementwise`` is counted here by formula, per element touched, 1 FLOP for each add, multiply, divide, compare (max) or ReLU;
 a mean over n values is n FLOPs (n - 1 adds, 1 divide), a max over n values n - 1 compares; a
 sigmoid is 4 FLOPs (negate, exp, add, divide), h-swish 5; an inference BatchNorm 2 (scale and
 shift). ``flops`` is their sum. Forward only, batch size 1.
 
 Latency is wall-clock time: on a machine shared with other work, ratios near 1.0 move by several
-percent between runs (SE and ECA forward are the same memory-bound ops as their references,
-less a few microseconds of Python); ``--repeats`` and ``--threads 1`` steady them.
+percent between runs (the package's blocks run the same operations as their references, plus
+their argument checks, so ratios near 1.0 are what to expect; slower rows are reported as they
+come); ``--repeats`` and ``--threads 1`` steady them.
 
 :func:`run_bench` returns the rows (a list of dicts) for a notebook; :func:`main` prints a table
 and writes JSON (rows, a top-level ``summary``, provenance).

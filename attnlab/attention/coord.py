@@ -22,7 +22,8 @@ channels by :math:`F_h` and :math:`F_w`:
 The layout is that of the YOLOv4-tiny reference project's ``CA_Block`` (reduction 16, bias-free
 1x1 convs, BN, ReLU; keys ``conv_1x1``, ``bn``, ``F_h``, ``F_w``), so its weights load. The
 authors' own code differs in details that are options here: hidden width ``max(8, C // 32)``
-(``reduction=32, min_hidden=8``), biases (``bias=True``) and h-swish (``activation="hswish"``).
+(``reduction=32, min_hidden=8``), biases (``bias=True``) and h-swish (``activation="hswish"``);
+see https://github.com/houqb/CoordAttention.
 Parameters (default): :math:`3 C \lfloor C/r \rfloor + 2\lfloor C/r \rfloor` (+ BN buffers).
 """
 
@@ -30,11 +31,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
-from torch.nn import functional as F
 
 from attnlab.attention import _common
-from attnlab.attention._common import AttentionModule, check_channels, check_choice, SmallGraph, hidden_width, tracks_grad, use_fused
+from attnlab.attention._common import AttentionModule, check_channels, check_choice, hidden_width
 
 ACTIVATIONS = ("relu", "hswish")
 
@@ -48,6 +47,9 @@ class CoordAttention(AttentionModule):
         min_hidden: smallest hidden width (default 1; used, with a warning, when ``r > C``).
         activation: ``"relu"`` (default, the reference) or ``"hswish"`` (the authors' code).
         bias: biases in the three 1x1 convs (default False, the reference).
+
+    The input needs H >= 1 and W >= 1 (a ``ValueError`` naming the shape otherwise: the strips
+    would be empty); a batch of 0 images gives an empty output of the same shape.
 
     Example:
         >>> import torch
@@ -73,11 +75,11 @@ class CoordAttention(AttentionModule):
         self.activation = check_choice(owner, "activation", activation, ACTIVATIONS)
         self.bias = bool(bias)
         m = self.hidden
-        self.conv_1x1 = nn.Conv2d(channels, m, 1, bias=self.bias)
-        self.relu = nn.ReLU() if activation == "relu" else nn.Hardswish()
+        self.conv_1x1 = nn.Conv2d(channels, m, 1, bias=self.bias)  # F_1: C -> C/r (shared)
+        self.relu = nn.ReLU() if activation == "relu" else nn.Hardswish()  # delta
         self.bn = nn.BatchNorm2d(m)
-        self.F_h = nn.Conv2d(m, channels, 1, bias=self.bias)
-        self.F_w = nn.Conv2d(m, channels, 1, bias=self.bias)
+        self.F_h = nn.Conv2d(m, channels, 1, bias=self.bias)  # F_h: C/r -> C
+        self.F_w = nn.Conv2d(m, channels, 1, bias=self.bias)  # F_w: C/r -> C
         self.sigmoid_h = nn.Sigmoid()
         self.sigmoid_w = nn.Sigmoid()
 
@@ -87,126 +89,40 @@ class CoordAttention(AttentionModule):
             f"activation={self.activation!r}, bias={self.bias}"
         )
 
-    def _params(self) -> list[Tensor | None]:
-        return [
-            self.conv_1x1.weight,
-            self.conv_1x1.bias,
-            self.bn.weight,
-            self.bn.bias,
-            self.F_h.weight,
-            self.F_h.bias,
-            self.F_w.weight,
-            self.F_w.bias,
-        ]
-
-    def _gates(self, z_h: Tensor, z_w: Tensor, w1, b1, bn_w, bn_b, w_h, b_h, w_w, b_w):
-        """Gates (B, C, H) and (B, C, W) from the pooled strips (B, C, H) and (B, C, W).
-
-        The reference's 1x1 convs over the concatenated strip (B, C, 1, H + W) are matrix
-        products: the strips are laid out once as one (C, B (H + W)) matrix, so each conv is a
-        single ``W @ f`` (its weight keeps the conv's (C_out, C_in, 1, 1) shape), several times
-        cheaper to differentiate on a CPU than a convolution call on a map this small.
-        ``self.bn`` sees (1, m, B, H + W): per channel, the same B (H + W) values, so the same
-        statistics as the reference's (B, m, 1, H + W); it applies ``bn_w`` and ``bn_b`` (its own
-        parameters) and updates its running statistics.
-        """
-        b, c, h = z_h.shape
-        w = z_w.shape[2]
-        z = torch.cat((z_h, z_w), 2).transpose(0, 1).reshape(c, b * (h + w))  # (C, B (H + W))
-        f = _conv1x1(z, w1, b1)  # (m, B (H + W))
-        f = self.bn(f.view(1, -1, b, h + w))
-        f = F.relu(f) if self.activation == "relu" else F.hardswish(f)
-        f_h, f_w = f.split((h, w), 3)  # (1, m, B, H), (1, m, B, W)
-        a_h = torch.sigmoid(_conv1x1(f_h.reshape(-1, b * h), w_h, b_h))  # (C, B H)
-        a_w = torch.sigmoid(_conv1x1(f_w.reshape(-1, b * w), w_w, b_w))  # (C, B W)
-        # back to (B, C, .), contiguous: the full-size products broadcast them fastest that way
-        return a_h.view(c, b, h).transpose(0, 1).contiguous(), a_w.view(c, b, w).transpose(0, 1).contiguous()
-
-    def coordinate_gates(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """The gates ``g^h`` (B, C, H, 1) and ``g^w`` (B, C, 1, W) of a checked input."""
-        g_h, g_w = self._gates(*strip_means(x), *self._params())
-        return g_h.unsqueeze(3), g_w.unsqueeze(2)
-
     def forward(self, x: Tensor) -> Tensor:
         _common.check_input(self, x)
-        if use_fused(x, self):
-            out, g_h, g_w = _CoordAttentionFn.apply(x, self, *self._params())
-            g_h, g_w = g_h.unsqueeze(3), g_w.unsqueeze(2)
-        else:
-            g_h, g_w = self.coordinate_gates(x)
-            y = x * g_h
-            # without autograd, the second product reuses the first one's buffer (never the input's)
-            out = y * g_w if tracks_grad(x, self) else y.mul_(g_w)
+        _check_spatial(x)
+        if x.shape[0] == 0:  # no images: nothing to pool (BatchNorm refuses an empty batch)
+            return x.clone()
+        h, w = x.shape[2], x.shape[3]
+        z_h = x.mean(3, keepdim=True).transpose(2, 3)  # z^h_c(h) = 1/W sum_i x_c(h, i), (B, C, 1, H)
+        z_w = x.mean(2, keepdim=True)  # z^w_c(w) = 1/H sum_j x_c(j, w), (B, C, 1, W)
+        f = self.relu(self.bn(self.conv_1x1(torch.cat((z_h, z_w), 3))))  # f = delta(F_1([z^h, z^w]))
+        f_h, f_w = f.split((h, w), 3)  # (B, C/r, 1, H), (B, C/r, 1, W)
+        g_h = self.sigmoid_h(self.F_h(f_h.transpose(2, 3)))  # g^h = sigma(F_h(f^h)), (B, C, H, 1)
+        g_w = self.sigmoid_w(self.F_w(f_w))  # g^w = sigma(F_w(f^w)), (B, C, 1, W)
+        out = x * g_h * g_w  # y_c(i, j) = x_c(i, j) g^h_c(i) g^w_c(j)
         if _common._ACTIVE is not None:
             self._record({"height": g_h, "width": g_w})
         return out
 
-
-def _conv1x1(f: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """A 1x1 conv on features laid out as columns: ``weight`` (C_out, C_in, 1, 1), ``f`` (C_in, N)."""
-    out = weight.flatten(1) @ f  # (C_out, N)
-    return out if bias is None else out + bias[:, None]
-
-
-def strip_means(x: Tensor) -> tuple[Tensor, Tensor]:
-    """The pooled strips ``z^h = mean_w x`` (B, C, H) and ``z^w = mean_h x`` (B, C, W).
-
-    On a CPU, for a contiguous float32 tensor outside autocast, ``z^h`` is computed as the
-    matrix-vector product ``x (B C H, W) @ (1/W) 1_W``: a reduction over a last dimension as short
-    as 13 or 26 runs several times slower there than the product does.
-    """
-    b, c, h, w = x.shape
-    if (
-        x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and x.is_contiguous()
-        and not torch.is_autocast_enabled("cpu")
-        and not torch.compiler.is_compiling()
-        and not torch.onnx.is_in_onnx_export()
-    ):
-        z_h = (x.view(b * c * h, w) @ x.new_full((w, 1), 1.0 / w)).view(b, c, h)
-    else:
-        z_h = x.mean(3)
-    return z_h, x.mean(2)
+    def coordinate_gates(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The gates ``g^h`` (B, C, H, 1) and ``g^w`` (B, C, 1, W) of ``x``: the steps of
+        :meth:`forward` before the product (in training mode they update BN's statistics too)."""
+        _check_spatial(x)
+        h, w = x.shape[2], x.shape[3]
+        z = torch.cat((x.mean(3, keepdim=True).transpose(2, 3), x.mean(2, keepdim=True)), 3)
+        f_h, f_w = self.relu(self.bn(self.conv_1x1(z))).split((h, w), 3)
+        return self.sigmoid_h(self.F_h(f_h.transpose(2, 3))), self.sigmoid_w(self.F_w(f_w))
 
 
-class _CoordAttentionFn(torch.autograd.Function):
-    """Coordinate attention with a hand-fused backward (see ``_common.use_fused``).
-
-    Backward, with t = g * x: dL/dg^h = sum_w t g^w and dL/dg^w = sum_h t g^h (batched
-    matrix-vector products over each (H, W) slice, so no full-size temporary); the small MLP's
-    gradients by autograd on the pooled strips (:class:`SmallGraph`); dL/dx = g g^h g^w +
-    dL/dz^h / W + dL/dz^w / H, written into t's buffer.
-    """
-
-    @staticmethod
-    def forward(ctx, x, module, *params):
-        z_h, z_w = strip_means(x)
-        ctx.graph = SmallGraph(module._gates, [z_h, z_w, *params], (True, True, *ctx.needs_input_grad[2:]))
-        g_h, g_w = ctx.graph.detached()
-        out = (x * g_h.unsqueeze(3)).mul_(g_w.unsqueeze(2))
-        ctx.save_for_backward(x, g_h, g_w)
-        ctx.mark_non_differentiable(g_h, g_w)
-        return out, g_h, g_w
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad, _gh, _gw):
-        x, g_h, g_w = ctx.saved_tensors
-        b, c, h, w = x.shape
-        gh4, gw4 = g_h.unsqueeze(3), g_w.unsqueeze(2)
-        t = grad * x
-        # under autocast the gates may be float32 and t bfloat16/float16: a matmul needs one dtype
-        grad_gh = torch.matmul(t, gw4.transpose(2, 3).to(t.dtype)).view(b, c, h)  # sum_w t g^w: (H, W) @ (W, 1)
-        grad_gw = torch.matmul(gh4.transpose(2, 3).to(t.dtype), t).view(b, c, w)  # sum_h g^h t: (1, H) @ (H, W)
-        grads = ctx.graph.grads((grad_gh, grad_gw))
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.mul(grad, gh4, out=t)
-            # (g g^h) g^w + dL/dz^h / W in one pass, then + dL/dz^w / H
-            torch.addcmul((grads[0] / w).unsqueeze(3), grad_x, gw4, out=grad_x)
-            grad_x.add_((grads[1] / h).unsqueeze(2))
-        return (grad_x, None, *grads[2:])
+def _check_spatial(x: Tensor) -> None:
+    """Coordinate attention pools along each spatial axis: both must be non-empty."""
+    if x.shape[2] == 0 or x.shape[3] == 0:
+        raise ValueError(
+            f"CoordAttention: input height and width (dims 2 and 3) must be >= 1, "
+            f"got input of shape {tuple(x.shape)}"
+        )
 
 
 CA = CoordAttention

@@ -22,6 +22,11 @@ is even. The two agree except where ``t`` is an even integer, where "nearest odd
 ``rule="reference"`` (default; what published weights were trained with) and ``rule="paper"``
 (nearest odd to the real-valued t, a tie broken towards the smaller kernel, so 3 at C = 128;
 also C = 8 and 2048 with the defaults). Parameters: :math:`k`.
+
+The authors' code (https://github.com/BangguWu/ECANet, ``eca_layer(channel, k_size=3)``) takes
+``k`` explicitly (``kernel_size=`` here); their released models use fixed kernels (3, 5, 5, 7 over
+ResNet-50's stages). The adaptive rule as the default is the reference YOLOv4-tiny project's
+(``eca_block``), whose layout and key (``conv.weight``) this block keeps.
 """
 
 from __future__ import annotations
@@ -30,10 +35,9 @@ import math
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from attnlab.attention import _common
-from attnlab.attention._common import AttentionModule, ChannelGateFn, check_channels, check_choice, use_fused
+from attnlab.attention._common import AttentionModule, check_channels, check_choice
 
 RULES = ("reference", "paper")
 
@@ -65,25 +69,6 @@ def eca_kernel_size(channels: int, gamma: float = 2, b: float = 1, rule: str = "
     # nearest odd: odd numbers are 2m + 1; m = (t - 1) / 2 rounded, half down
     m = math.ceil((t - 1) / 2 - 0.5)
     return max(2 * m + 1, 1)
-
-
-def channel_conv(z: Tensor, weight: Tensor, padding: int) -> Tensor:
-    """ECA's 1-D convolution across the channels of a (B, C) descriptor, zero-padded to length C.
-
-    ``y_c = sum_j w_j z_{c + j - p}`` for ``weight`` (1, 1, k) and ``padding`` p, computed as the
-    (B, C, k) sliding windows of the padded descriptor times the k taps. On a CPU that is several
-    times faster than ``F.conv1d``, whose set-up costs far more than the arithmetic on an input
-    this small; an ONNX export gets the ``Conv`` itself.
-    """
-    k = weight.shape[-1]
-    if torch.onnx.is_in_onnx_export():
-        return F.conv1d(z.unsqueeze(1), weight, None, 1, padding).squeeze(1)
-    return channel_windows(z, k, padding).contiguous() @ weight.view(k)
-
-
-def channel_windows(z: Tensor, k: int, padding: int) -> Tensor:
-    """The (B, C, k) sliding windows (a view) of the (B, C) descriptor zero-padded by ``padding``."""
-    return F.pad(z, (padding, padding)).unfold(1, k, 1)
 
 
 class ECA(AttentionModule):
@@ -127,35 +112,18 @@ class ECA(AttentionModule):
     def extra_repr(self) -> str:
         return f"channels={self.channels}, kernel_size={self.kernel_size}"
 
-    def _gate(self, z: Tensor, weight: Tensor) -> Tensor:
-        """(B, C) weights from the (B, C) descriptor."""
-        return torch.sigmoid(channel_conv(z, weight, self.padding))
-
-    def _gate_backward(self, z, s, grad_s, params, needs):
-        """Closed-form gradients of s = sigmoid(conv1d(z, w)) w.r.t. z and w."""
-        (weight,) = params
-        k, p = self.kernel_size, self.padding
-        ga = grad_s * s * (1 - s)  # dL/d(conv output), (B, C)
-        # the adjoint of a stride-1 'same' conv is the conv with the flipped kernel
-        gz = channel_conv(ga, weight.flip(-1), p)
-        gw = None
-        if needs[1]:  # dL/dw_j = sum_{b,c} ga[b, c] z[b, c + j - p]
-            windows = channel_windows(z, k, p)  # (B, C, k)
-            gw = (ga.reshape(1, -1) @ windows.reshape(-1, k)).view(1, 1, k)
-        return [gz, gw]
-
-    def channel_gate(self, x: Tensor) -> Tensor:
-        """The channel weights as a (B, C, 1, 1) tensor."""
-        return self._gate(x.mean((2, 3)), self.conv.weight)[:, :, None, None]
-
     def forward(self, x: Tensor) -> Tensor:
         _common.check_input(self, x)
-        if use_fused(x, self):
-            out, s = ChannelGateFn.apply(x, self._gate, self._gate_backward, self.conv.weight)
-            s = s[:, :, None, None]
-        else:
-            s = self._gate(x.mean((2, 3)), self.conv.weight)[:, :, None, None]
-            out = x * s
+        b, c = x.shape[0], x.shape[1]
+        y = x.mean((2, 3))  # y_c = 1/(HW) sum_ij x_c(i, j), (B, C)
+        a = self.conv(y.view(b, 1, c))  # C1D_k(y): the channels as a 1-D signal, (B, 1, C)
+        w = torch.sigmoid(a).view(b, c, 1, 1)  # omega = sigma(C1D_k(y))
+        out = x * w  # x~_c = omega_c x_c
         if _common._ACTIVE is not None:
-            self._record({"channel": s})
+            self._record({"channel": w})
         return out
+
+    def channel_gate(self, x: Tensor) -> Tensor:
+        """The channel weights ``omega`` (B, C, 1, 1) of ``x``: :meth:`forward` without the scale."""
+        b, c = x.shape[0], x.shape[1]
+        return torch.sigmoid(self.conv(x.mean((2, 3)).view(b, 1, c))).view(b, c, 1, 1)

@@ -16,23 +16,18 @@ For a feature map :math:`X \in \mathbb{R}^{C \times H \times W}`:
 with :math:`\delta` the ReLU, :math:`\sigma` the sigmoid and :math:`r` the reduction ratio
 (16 in the paper). Parameters: :math:`2 C \lfloor C/r \rfloor` (plus
 :math:`\lfloor C/r \rfloor + C` with biases).
+
+The paper's networks (and its Caffe models) use biases in both fully connected layers; the
+reference YOLOv4-tiny project's ``se_block`` has none (``bias=False``, the default here, so its
+weights load). The authors' code: https://github.com/hujie-frank/SENet.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from attnlab.attention import _common
-from attnlab.attention._common import (
-    AttentionModule,
-    ChannelGateFn,
-    apply_gate,
-    check_channels,
-    hidden_width,
-    resolve_gate,
-    use_fused,
-)
+from attnlab.attention._common import AttentionModule, check_channels, hidden_width, resolve_gate
 
 
 class SqueezeExcite(AttentionModule):
@@ -51,8 +46,8 @@ class SqueezeExcite(AttentionModule):
             block does not). Default False.
         gate: ``"sigmoid"`` (default), ``"hsigmoid"`` or an ``nn.Module``.
 
-    The forward pass calls ``F.linear`` on ``self.fc``'s weights directly (faster than the
-    ``Sequential``), so hooks registered on ``fc[0]`` or ``fc[2]`` do not fire; hook the block.
+    ``self.fc`` is the excitation ``Sequential(Linear, ReLU, Linear, gate)``; forward hooks on
+    ``fc[0]`` (the bottleneck) or ``fc[3]`` (the gate) fire on every call.
 
     Example:
         >>> import torch
@@ -78,55 +73,30 @@ class SqueezeExcite(AttentionModule):
         self.bias = bool(bias)
         gate_module, self._gate_kind = resolve_gate(owner, gate)
         self.fc = nn.Sequential(
-            nn.Linear(channels, self.hidden, bias=self.bias),
-            nn.ReLU(inplace=True),
-            nn.Linear(self.hidden, channels, bias=self.bias),
-            gate_module,
+            nn.Linear(channels, self.hidden, bias=self.bias),  # W1: C -> C/r
+            nn.ReLU(),  # delta (not in place: a hook on fc[0] sees W1 z itself)
+            nn.Linear(self.hidden, channels, bias=self.bias),  # W2: C/r -> C
+            gate_module,  # sigma
         )
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, reduction={self.reduction}, hidden={self.hidden}, bias={self.bias}"
 
-    def _gate(self, z: Tensor, w1: Tensor, b1, w2: Tensor, b2) -> Tensor:
-        """(B, C) weights from the (B, C) descriptor."""
-        return apply_gate(self._gate_kind, self.fc._modules["3"], F.linear(F.relu(F.linear(z, w1, b1)), w2, b2))
-
-    def _params(self) -> list:
-        fc = self.fc._modules
-        return [fc["0"].weight, fc["0"].bias, fc["2"].weight, fc["2"].bias]
-
-    def channel_gate(self, x: Tensor) -> Tensor:
-        """The channel weights ``s`` as a (B, C, 1, 1) tensor."""
-        return self._gate(x.mean((2, 3)), *self._params())[:, :, None, None]
-
     def forward(self, x: Tensor) -> Tensor:
         _common.check_input(self, x)
-        if self._gate_kind != "module" and use_fused(x, self):
-            backward = _se_gate_backward if self._gate_kind == "sigmoid" else None
-            out, s = ChannelGateFn.apply(x, self._gate, backward, *self._params())
-            s = s[:, :, None, None]
-        else:
-            b, c = x.shape[0], x.shape[1]
-            s = self._gate(x.mean((2, 3)), *self._params()).view(b, c, 1, 1)
-            out = x * s
+        b, c = x.shape[0], x.shape[1]
+        z = x.mean((2, 3))  # squeeze: z_c = 1/(HW) sum_ij x_c(i, j), (B, C)
+        s = self.fc(z).view(b, c, 1, 1)  # excitation: s = sigma(W2 delta(W1 z)), (B, C, 1, 1)
+        out = x * s  # scale: x~_c = s_c x_c
         if _common._ACTIVE is not None:
             self._record({"channel": s})
         return out
 
-
-def _se_gate_backward(z, s, grad_s, params, needs):
-    """Closed-form gradients of s = sigmoid(W2 relu(W1 z + b1) + b2) (cheaper than autograd)."""
-    w1, b1, w2, _ = params
-    h = F.relu(F.linear(z, w1, b1))
-    ga = grad_s * s * (1 - s)  # (B, C)
-    gh = (ga @ w2) * (h > 0)  # (B, hidden)
-    return [
-        gh @ w1,
-        gh.t() @ z if needs[1] else None,
-        gh.sum(0) if b1 is not None and needs[2] else None,
-        ga.t() @ h if needs[3] else None,
-        ga.sum(0) if params[3] is not None and needs[4] else None,
-    ]
+    def channel_gate(self, x: Tensor) -> Tensor:
+        """The channel weights ``s`` (B, C, 1, 1) of ``x``: the squeeze and excitation steps of
+        :meth:`forward`, without the scale."""
+        b, c = x.shape[0], x.shape[1]
+        return self.fc(x.mean((2, 3))).view(b, c, 1, 1)
 
 
 SE = SqueezeExcite

@@ -17,16 +17,17 @@ sigmoid. As in the authors' code:
     \qquad \tilde X = \sigma(E) \odot X
 
 with :math:`\lambda` = ``e_lambda`` (default :math:`10^{-4}`). No parameters.
+The authors' code: https://github.com/ZjjConan/SimAM (the reference YOLOv4-tiny project has no
+SimAM block).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from attnlab.attention import _common
-from attnlab.attention._common import AttentionModule, check_channels, tracks_grad, use_fused
+from attnlab.attention._common import AttentionModule, check_channels
 
 
 class SimAM(AttentionModule):
@@ -56,67 +57,20 @@ class SimAM(AttentionModule):
     def extra_repr(self) -> str:
         return f"channels={self.channels}, e_lambda={self.e_lambda}"
 
-    def energy_gate(self, x: Tensor, inplace: bool = False) -> Tensor:
-        """The (B, C, H, W) sigmoid gate ``sigmoid(E)`` of a checked input.
-
-        ``inplace``: reuse one temporary buffer for every step (only without autograd).
-        """
-        n = max(x.shape[2] * x.shape[3] - 1, 1)
-        d = x - x.mean((2, 3), keepdim=True)
-        d = d.square_() if inplace else d.square()
-        # 1 / (4 (sum(d) / n + lambda)), per channel: a (B, C, 1, 1) tensor
-        inv = (d.sum((2, 3), keepdim=True) * (4.0 / n) + 4.0 * self.e_lambda).reciprocal()
-        if inplace:
-            return d.mul_(inv).add_(0.5).sigmoid_()
-        return (d * inv).add_(0.5).sigmoid_()  # in place on fresh temporaries autograd allows
-
     def forward(self, x: Tensor) -> Tensor:
         _common.check_input(self, x)
-        if use_fused(x, self):
-            out, g = _SimAMFn.apply(x, self.e_lambda)
-            if _common._ACTIVE is not None:
-                self._record({"energy": g})
-            return out
-        inplace = not tracks_grad(x, self)
-        g = self.energy_gate(x, inplace)
+        n = max(x.shape[2] * x.shape[3] - 1, 1)  # n = M - 1 (1 when there is a single position)
+        d = (x - x.mean((2, 3), keepdim=True)).square()  # (x - mu)^2
+        var = d.sum((2, 3), keepdim=True) / n  # sigma^2 = sum_i (x_i - mu)^2 / n, (B, C, 1, 1)
+        e = d / (4 * (var + self.e_lambda)) + 0.5  # E = (x - mu)^2 / (4 (sigma^2 + lambda)) + 1/2
+        g = torch.sigmoid(e)  # sigma(E)
+        out = x * g  # X~ = sigma(E) (.) X
         if _common._ACTIVE is not None:
             self._record({"energy": g})
-            inplace = False  # the recorded gate must stay intact
-        return g.mul_(x) if inplace else x * g
+        return out
 
-
-class _SimAMFn(torch.autograd.Function):
-    """SimAM with a hand-written backward (three full-size temporaries instead of about ten).
-
-    With c = x - mu, d = c^2, inv = 1 / (4 (sum d / n + lambda)), E = d inv + 1/2, s = sigmoid(E):
-    gE = g x s (1 - s); dL/dinv = sum gE d; dL/dS = -(4 / n) inv^2 dL/dinv;
-    dL/dc = 2 c (gE inv + dL/dS); dL/dx = g s + dL/dc - mean_hw(dL/dc).
-    """
-
-    @staticmethod
-    def forward(ctx, x, e_lambda):
+    def energy_gate(self, x: Tensor) -> Tensor:
+        """The (B, C, H, W) gate ``sigmoid(E)`` of ``x``: :meth:`forward` without the product."""
         n = max(x.shape[2] * x.shape[3] - 1, 1)
-        mu = x.mean((2, 3), keepdim=True)
-        s = (x - mu).square_()
-        inv = (s.sum((2, 3), keepdim=True) * (4.0 / n) + 4.0 * e_lambda).reciprocal()
-        s.mul_(inv).add_(0.5).sigmoid_()
-        out = x * s
-        ctx.n = n
-        ctx.save_for_backward(x, s, mu, inv)
-        ctx.mark_non_differentiable(s)
-        return out, s
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad, _grad_s):
-        x, s, mu, inv = ctx.saved_tensors
-        c = x - mu
-        a = grad * x
-        a.mul_(s)
-        a.addcmul_(a, s, value=-1.0)  # gE = g x s (1 - s)
-        a.mul_(c)  # gE c
-        grad_inv = (a * c).sum((2, 3), keepdim=True)  # sum gE d
-        grad_sum = grad_inv * inv.square() * (-4.0 / ctx.n)
-        a.mul_(2.0 * inv).addcmul_(c, 2.0 * grad_sum)  # dL/dc
-        a.sub_(a.mean((2, 3), keepdim=True))
-        return a.addcmul_(grad, s), None
+        d = (x - x.mean((2, 3), keepdim=True)).square()
+        return torch.sigmoid(d / (4 * (d.sum((2, 3), keepdim=True) / n + self.e_lambda)) + 0.5)

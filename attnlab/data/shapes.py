@@ -30,6 +30,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from attnlab.data.images import to_tensor  # re-exported: attnlab.data.shapes.to_tensor still works
+
 __all__ = [
     "CLASS_NAMES",
     "SPLITS",
@@ -593,11 +595,3 @@ class ShapesDetection(torch.utils.data.Dataset):
             f"ShapesDetection(n={self.n}, image_size={self.image_size}, seed={self.seed}, "
             f"split={self.split!r}, cache={self.cache})"
         )
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 ``(H, W, 3)`` -> float32 ``(3, H, W)`` in ``[0, 1]``."""
-    image = np.ascontiguousarray(image)
-    if not image.flags.writeable:
-        image = image.copy()
-    return torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0)

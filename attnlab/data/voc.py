@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from attnlab.data.shapes import to_tensor
+from attnlab.data.images import to_tensor
 
 __all__ = [
     "VOC_CLASSES",

@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
+from attnlab.attention import build
 from attnlab.detection.anchors import ANCHORS_MASK, ANCHORS_SIZE, YOLO_ANCHORS, validate_anchors
 from attnlab.models.darknet import BasicConv, CSPDarknet53Tiny
 
@@ -63,16 +64,6 @@ def attention_name(attention: str | int | None) -> str:
             return attention_name(int(name))
         return name
     raise TypeError(f"attention must be a name (str) or phi (int), got {type(attention).__name__}")
-
-
-def _build_attention(name: str, channels: int, kwargs: Mapping[str, Any]) -> nn.Module:
-    try:
-        from attnlab.attention import build
-    except ImportError as exc:  # the attention package is missing or broken
-        if name == "none":
-            return nn.Identity()
-        raise ImportError(f"YoloV4Tiny: attention {name!r} needs attnlab.attention.build ({exc})") from exc
-    return build(name, channels, **dict(kwargs))
 
 
 class Upsample(nn.Module):
@@ -147,7 +138,7 @@ class YoloV4Tiny(nn.Module):
         self.yolo_headP4 = yolo_head([256, len(mask[1]) * (5 + num_classes)], 384)
         # Registered last, like the reference, so the state_dict order matches too.
         for slot, channels in ATTENTION_SLOTS.items():
-            setattr(self, slot, _build_attention(self.attention, channels, self.attention_kwargs))
+            setattr(self, slot, build(self.attention, channels, **dict(self.attention_kwargs)))
 
     # ------------------------------------------------------------------ forward
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
