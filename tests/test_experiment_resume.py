@@ -71,3 +71,19 @@ def test_killed_experiment_restarts_from_saved_runs_and_matches_an_uninterrupted
     # the first seed keeps its weights for the chapter's pictures; the others were cleaned up
     kept = sorted(p.name for p in clean.iterdir() if p.is_dir())
     assert len(kept) == 2 and all("seed0" in k for k in kept)
+
+
+def test_reference_run_writes_the_chapter_7_format_and_reuses_saved_runs(tmp_path):
+    from attnlab.experiments.detection import REFERENCE_FORMAT, reference_run
+
+    out = tmp_path / "ref.json"
+    first = reference_run(["none", "se"], [0, 1], profile="quick", runs_dir=tmp_path / "runs", out=out, log=None, **TINY)
+    saved = json.loads(out.read_text())
+    assert saved["format"] == REFERENCE_FORMAT and saved["evaluated_on"] == "test split, 8 images"
+    assert [(r["variant"], r["seed"]) for r in saved["runs"]] == [("none", 0), ("se", 0), ("none", 1), ("se", 1)]
+    assert saved["recipe"]["n_train"] == 16 and "commit" in saved["provenance"]
+    assert not [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]      # no checkpoints kept
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*.json")}
+    again = reference_run(["none", "se"], [0, 1], profile="quick", runs_dir=tmp_path / "runs", log=None, **TINY)
+    assert again["runs"] == first["runs"]
+    assert mtimes == {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*.json")}   # nothing retrained

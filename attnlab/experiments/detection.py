@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 
 from attnlab.experiments.runs import RunStore
 
-__all__ = ["detector_store", "compare_detectors", "trained_model", "checkpoint_dir"]
+__all__ = ["detector_store", "compare_detectors", "trained_model", "checkpoint_dir", "reference_run", "REFERENCE_FORMAT"]
 
 #: the metrics each run keeps (from :func:`attnlab.train.recipes.evaluate_detector`)
 METRICS = ("map50", "map", "map50_voc11")
@@ -108,3 +108,70 @@ def trained_model(store: RunStore, variant: str, seed: int, device: str = "cpu")
         raise FileNotFoundError(f"trained_model: {last} is gone; only the seeds in keep_checkpoints keep weights")
     model, _ = load_trained(last, device=device)
     return model
+
+
+REFERENCE_FORMAT = "attnlab.yolo_attention/1"
+
+
+def reference_run(variants: Sequence[str], seeds: Sequence[int], *, profile: Any, runs_dir: str | Path,
+                  out: str | Path | None = None, log: Callable[[str], None] | None = print,
+                  **overrides: Any) -> dict[str, Any]:
+    """Chapter 7's comparison at the profile's own recipe, saved run by run, written as one
+    reference file (``results/yolo_attention_<profile>.json``, see ``results/README.md``).
+
+    Interrupted, it continues from the saved runs when called again with the same ``runs_dir``.
+    """
+    import json
+    import time
+
+    from attnlab.bench import environment, jsonable
+    from attnlab.profiles import Profile, get_profile
+    from attnlab.train.recipes import detector_recipe
+
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    recipe = detector_recipe(prof, **overrides)
+    store = detector_store(Path(runs_dir), recipe)
+    start = time.perf_counter()
+    rows = compare_detectors(list(variants), list(seeds), store, profile=prof, keep_checkpoints=[],
+                             log=log, **overrides)
+    runs = [{k: r[k] for k in ("variant", "seed", "map50", "map", "map50_voc11", "seconds")} for r in rows]
+    payload = {
+        "format": REFERENCE_FORMAT,
+        "experiment": "Chapter 7: YOLOv4-tiny attention variants on synthetic shapes",
+        "profile": prof.name,
+        "variants": list(variants),
+        "seeds": list(seeds),
+        "evaluated_on": f"test split, {recipe.n_test} images",
+        "recipe": jsonable(dataclasses.asdict(recipe)),
+        "provenance": {**environment(prof.device), "wall_seconds": round(time.perf_counter() - start, 1),
+                       "train_seconds": round(sum(r["seconds"] for r in runs), 1),
+                       "command": "python -m attnlab.experiments.detection " + " ".join(
+                           [f"--profile {prof.name}", "--seeds", *map(str, seeds), f"--runs-dir {runs_dir}"]
+                           + ([f"--out {out}"] if out else []))},
+        "runs": runs,
+    }
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(payload, indent=2) + "\n")
+    return payload
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m attnlab.experiments.detection``: make (or continue) a Chapter 7 reference run."""
+    import argparse
+
+    from attnlab.models.yolo import ATTENTION_PHI
+
+    parser = argparse.ArgumentParser(prog="python -m attnlab.experiments.detection", description=main.__doc__)
+    parser.add_argument("--profile", default="quick", choices=["quick", "full"])
+    parser.add_argument("--variants", nargs="+", default=list(ATTENTION_PHI))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--runs-dir", required=True, help="where each finished run is saved (re-use to continue)")
+    parser.add_argument("--out", default=None, help="the reference file to write, e.g. results/yolo_attention_quick.json")
+    args = parser.parse_args(argv)
+    reference_run(args.variants, args.seeds, profile=args.profile, runs_dir=args.runs_dir, out=args.out)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
