@@ -131,6 +131,7 @@ def reference_run(variants: Sequence[str], seeds: Sequence[int], *, profile: Any
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     recipe = detector_recipe(prof, **overrides)
     store = detector_store(Path(runs_dir), recipe)
+    started = environment(prof.device)   # the code that trains: commit and dirty flag at the start
     start = time.perf_counter()
     rows = compare_detectors(list(variants), list(seeds), store, profile=prof, keep_checkpoints=[],
                              log=log, **overrides)
@@ -143,7 +144,7 @@ def reference_run(variants: Sequence[str], seeds: Sequence[int], *, profile: Any
         "seeds": list(seeds),
         "evaluated_on": f"test split, {recipe.n_test} images",
         "recipe": jsonable(dataclasses.asdict(recipe)),
-        "provenance": {**environment(prof.device), "wall_seconds": round(time.perf_counter() - start, 1),
+        "provenance": {**started, "wall_seconds": round(time.perf_counter() - start, 1),
                        "train_seconds": round(sum(r["seconds"] for r in runs), 1),
                        "command": "python -m attnlab.experiments.detection " + " ".join(
                            [f"--profile {prof.name}", "--seeds", *map(str, seeds), f"--runs-dir {runs_dir}"]
