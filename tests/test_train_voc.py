@@ -55,3 +55,48 @@ def test_bad_arguments_and_a_missing_split_are_refused(tmp_path):
         train_on_voc(root, epochs=0, classes=NAMES)
     with pytest.raises(VOCDataError, match="trainval"):
         train_on_voc(root, classes=NAMES, out=tmp_path / "x")
+
+
+def _mark_difficult(root, image_id):
+    xml = root / "Annotations" / f"{image_id}.xml"
+    xml.write_text(xml.read_text().replace("<difficult>0</difficult>", "<difficult>1</difficult>"))
+
+
+def test_voc_evaluation_ignores_difficult_objects(tmp_path):
+    from attnlab.data import VOCDetection
+    from attnlab.train.voc import evaluate_voc
+
+    root = tiny_voc(tmp_path / "VOC", n_train=1, n_test=2)
+    for i in range(2):   # one class for both objects, so the two images share one AP
+        xml = root / "Annotations" / f"test_{i:06d}.xml"
+        xml.write_text(xml.read_text().replace("<name>unicorn</name>", "<name>cat</name>"))
+    dataset = VOCDetection(root, "test", NAMES)
+    first_box = dataset.annotations[0].boxes
+
+    def finds_the_first_object_only(image):
+        if image.shape == dataset.raw(0)[0].shape and np.array_equal(image, dataset.raw(0)[0]):
+            return first_box[:, :4], np.array([0.9], np.float32), first_box[:, 4].astype(np.int64)
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
+
+    missed = evaluate_voc(None, dataset, predict=finds_the_first_object_only)
+    assert missed["map50"] == pytest.approx(0.5)            # one of two objects found
+    _mark_difficult(root, "test_000001")
+    ignored = evaluate_voc(None, VOCDetection(root, "test", NAMES), predict=finds_the_first_object_only)
+    assert ignored["map50"] == pytest.approx(1.0)           # the missed one is difficult: not counted
+
+
+def test_fine_tuning_keeps_heads_of_the_same_class_count_and_renews_others(tmp_path, one_thread):
+    import torch
+
+    from attnlab.models import YoloV4Tiny
+
+    root = tiny_voc(tmp_path / "VOC", n_train=2, n_test=1)
+    same, other = tmp_path / "same.pth", tmp_path / "other.pth"
+    torch.save(YoloV4Tiny(2, attention="se").state_dict(), same)
+    torch.save(YoloV4Tiny(20, attention="se").state_dict(), other)
+    kw = dict(epochs=1, batch_size=2, image_size=64, classes=NAMES, train_split="train", test_split="test",
+              device="cpu", num_workers=0, progress=False)
+    kept = train_on_voc(root, "se", pretrained=same, out=tmp_path / "a", **kw).load_report
+    assert kept.ok and not kept.reinitialized and any(k.startswith("yolo_headP5.1.") for k in kept.loaded)
+    renewed = train_on_voc(root, "se", pretrained=other, out=tmp_path / "b", **kw).load_report
+    assert renewed.reinitialized and not any(k.startswith("yolo_headP5.1.") for k in renewed.loaded)

@@ -67,8 +67,9 @@ def compare_detectors(
         log: called with one line per run (``None``: silent).
 
     Returns:
-        ``[{"variant", "seed", "map50", "map", "map50_voc11", "seconds", "trained_now", ...}]`` in
-        the order of the loops.
+        ``[{"variant", "seed", "map50", "map", "map50_voc11", "seconds", "epochs", "history",
+        "trained_now"}]`` in the order of the loops; the metrics are on the test split, ``history``
+        is the trainer's (one dict per epoch).
     """
     from attnlab.train.recipes import train_detector
 
@@ -84,7 +85,7 @@ def compare_detectors(
                 r = train_detector(name, profile=profile, seed=seed, progress=progress,
                                    checkpoint_dir=folder, resume=True, **overrides)
                 return {**{k: float(r.metrics[k]) for k in METRICS}, "seconds": round(r.seconds, 2),
-                        "epochs": len(r.history)}
+                        "epochs": len(r.history), "history": r.history}
 
             result, now = store.run(name, seed, train)
             if now and seed not in keep:

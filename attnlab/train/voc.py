@@ -8,12 +8,14 @@ Readable top to bottom, like :mod:`attnlab.train.recipes`::
     result = train_on_voc(root, attention="se", epochs=50)  # a GPU: about an hour on a T4
 
 It follows the reference project's VOC schedule: its augmentation (:func:`attnlab.data.train_transform`),
-SGD with momentum, a warm-up then a cosine decay, label smoothing 0.01; with a ``pretrained``
-checkpoint the backbone is frozen for the first quarter of the epochs and the prediction heads
-(whose class count may differ) start afresh. After each epoch the trainer writes
-``out/last.pt`` atomically and evaluates mAP@0.5 on the test split, so a Colab session that dies
-loses at most the epoch in progress: call :func:`train_on_voc` again with the same ``out`` and it
-resumes.
+SGD with momentum, a warm-up then a cosine decay, no label smoothing (the reference's default;
+``label_smoothing=`` sets it); with a ``pretrained`` checkpoint the backbone is frozen for the first
+quarter of the epochs, and the prediction heads are kept when the class count matches (fine-tuning
+the reference's VOC weights) and start afresh when it does not. After each epoch the trainer writes
+``out/last.pt`` atomically and evaluates mAP@0.5 on the test split (:func:`evaluate_voc`: in the
+images' own pixels, objects marked *difficult* ignored, as VOC's evaluation does), so a Colab
+session that dies loses at most the epoch in progress: call :func:`train_on_voc` again with the
+same ``out`` and it resumes.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, Sequence
 
 import torch
 
-__all__ = ["VOCTrainResult", "train_on_voc"]
+__all__ = ["VOCTrainResult", "train_on_voc", "evaluate_voc"]
 
 
 @dataclass
@@ -55,6 +57,7 @@ def train_on_voc(
     num_workers: int | str = "auto",
     progress: bool = True,
     seed: int = 0,
+    label_smoothing: float = 0.0,
 ) -> VOCTrainResult:
     """Train (or resume training) YOLOv4-tiny with ``attention`` on a VOC-format folder.
 
@@ -85,7 +88,6 @@ def train_on_voc(
     from attnlab.data import VOC_CLASSES, LetterboxResize, VOCDetection, make_loader, train_transform
     from attnlab.detection.loss import YoloLoss
     from attnlab.models import YoloV4Tiny, load_checkpoint
-    from attnlab.train.recipes import evaluate_detector
     from attnlab.train.trainer import Trainer
 
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32 or image_size % 32:
@@ -103,11 +105,15 @@ def train_on_voc(
     model = YoloV4Tiny(num_classes=len(classes), attention=attention)
     report = None
     if pretrained:
-        report = load_checkpoint(model, pretrained, strict=False, reinit_heads=True)
+        # keep the prediction heads when their shapes fit (same class count); else start them afresh
+        report = load_checkpoint(model, pretrained, strict=False)
+        heads = [k for k in report.mismatched if k.startswith(("yolo_headP5.1.", "yolo_headP4.1."))]
+        if heads:
+            report = load_checkpoint(model, pretrained, strict=False, reinit_heads=True)
         if progress:
             print(report.summary())
-    # the reference's loss weights at this input size, with its VOC label smoothing
-    loss_fn = YoloLoss(len(classes), model.anchors, model.anchors_mask, image_size, label_smoothing=0.01)
+    # the reference's loss weights at this input size
+    loss_fn = YoloLoss(len(classes), model.anchors, model.anchors_mask, image_size, label_smoothing=label_smoothing)
     loader = make_loader(train_set, batch_size, shuffle=True, seed=seed, drop_last=True, num_workers=num_workers)
     trainer = Trainer(
         model,
@@ -120,7 +126,7 @@ def train_on_voc(
         freeze="backbone" if pretrained else None,
         freeze_epochs=epochs // 4 if pretrained else 0,
         checkpoint_dir=out,
-        val_fn=lambda m: {"map50": evaluate_detector(m, test_set, device=device)["map50"]},
+        val_fn=lambda m: {"map50": evaluate_voc(m, test_set, image_size=image_size, device=device)["map50"]},
         best_metric="val_map50",
         device=device,
         progress=progress,
@@ -128,3 +134,68 @@ def train_on_voc(
     )
     history = trainer.fit(resume=True)  # a Colab disconnect resumes from out/last.pt
     return VOCTrainResult(model=model.eval(), history=history, test_set=test_set, load_report=report)
+
+
+def evaluate_voc(
+    model: Any,
+    dataset: Any,
+    *,
+    image_size: int = 416,
+    conf_threshold: float = 0.001,
+    nms_iou: float = 0.5,
+    max_detections: int = 100,
+    device: str | torch.device | None = None,
+    predict: Any = None,
+) -> dict[str, Any]:
+    """VOC-style mAP of ``model`` on a :class:`~attnlab.data.VOCDetection`, as VOC evaluates.
+
+    Each image is letterboxed to ``image_size``, detected (confidence above ``conf_threshold``,
+    class-aware NMS at ``nms_iou``, at most ``max_detections``), and its boxes mapped back to the
+    image's own pixels, where they meet the annotation's boxes unchanged (no box is clipped or
+    dropped by a resize) with their *difficult* flags: a difficult object neither counts as missed
+    nor makes a detection of it a false positive.
+
+    Args:
+        predict: for tests, a callable ``image (H, W, 3) uint8 -> (boxes xyxy, scores, labels)`` in
+            the image's pixels, used instead of ``model``.
+
+    Returns:
+        the :class:`attnlab.metrics.DetectionMetrics` dict (``map50`` is VOC's all-point AP,
+        ``map50_voc11`` the VOC2007 11-point one).
+    """
+    from attnlab.data.transforms import letterbox
+    from attnlab.data.images import to_tensor
+    from attnlab.detection.decode import decode
+    from attnlab.metrics import DetectionMetrics
+
+    for name in ("annotations", "raw", "class_names"):
+        if not hasattr(dataset, name):
+            raise TypeError(f"evaluate_voc: dataset must be a VOCDetection (it has no {name!r}), got {type(dataset).__name__}")
+    metrics = DetectionMetrics(len(dataset.class_names), list(dataset.class_names))
+    if predict is None:
+        if device is None:
+            p = next(model.parameters(), None)
+            device = p.device if p is not None else "cpu"
+        device = torch.device(device)
+
+        @torch.no_grad()
+        def predict(image):
+            out, lb = letterbox(image, image_size)
+            x = to_tensor(out)[None].to(device)
+            (det,) = decode(model(x), model.num_classes, tuple(x.shape[-2:]), model.anchors, model.anchors_mask,
+                            conf_threshold=conf_threshold, nms_iou=nms_iou, max_detections=max_detections)
+            return lb.invert_boxes(det.boxes.cpu(), clip=True), det.scores.cpu(), det.labels.cpu()
+
+    was_training = getattr(model, "training", False)
+    if model is not None:
+        model.eval()
+    try:
+        for index, annotation in enumerate(dataset.annotations):
+            image, boxes = dataset.raw(index)
+            det_boxes, scores, labels = predict(image)
+            metrics.update(det_boxes, scores, labels, boxes[:, :4], boxes[:, 4].astype("int64"),
+                           annotation.difficult)
+    finally:
+        if model is not None:
+            model.train(was_training)
+    return metrics.compute()
