@@ -71,8 +71,10 @@ bundle: book
 # --- tests ---------------------------------------------------------------------------------
 # Each notebook is executed once: nbval runs and checks it and stores the run in the book's
 # execution cache (tests/plugins/nbval_cache.py); the book build renders those outputs.
+# One saved-runs folder for the whole run: the detector Chapter 6 trains is reused by Chapters 7
+# and 8, under nbval and in the Colab simulation alike (as a learner's saved runs would be).
 test: setup chromium
-	@start=$$(date +%s); \
+	@start=$$(date +%s); export ATTNLAB_RUNS_DIR=$$(mktemp -d); \
 	for step in test-unit test-notebooks test-colab test-book test-browser; do \
 	  t=$$(date +%s); $(MAKE) --no-print-directory $$step; \
 	  echo "==> $$step took $$(( $$(date +%s) - t ))s"; \
@@ -83,16 +85,16 @@ test-unit: setup
 	@echo "==> unit tests"
 	@$(PYTEST) tests -m "not browser" -q
 
-# Saved experiment runs go to a fresh folder each time, so every test run trains from scratch.
+# Saved experiment runs go to a fresh folder per `make test` (or per call), never to an old one.
 test-notebooks: setup
 	@echo "==> notebooks (nbval)"
-	@ATTNLAB_RUNS_DIR=$$(mktemp -d) $(PYTEST) notebooks $(NBVAL) -q
+	@ATTNLAB_RUNS_DIR=$${ATTNLAB_RUNS_DIR:-$$(mktemp -d)} $(PYTEST) notebooks $(NBVAL) -q
 
 # A virtual environment with only Colab's preinstalled stack (.ci/colab/stack.txt); each chapter's
 # own first cell installs attnlab from this checkout; the chapter must run with no error.
 test-colab: setup
 	@echo "==> chapters in a simulated fresh Colab runtime"
-	@ATTNLAB_RUNS_DIR=$$(mktemp -d) $(BIN)/python .ci/colab_sim.py $(NB)
+	@ATTNLAB_RUNS_DIR=$${ATTNLAB_RUNS_DIR:-$$(mktemp -d)} $(BIN)/python .ci/colab_sim.py $(NB)
 
 test-book: setup slides
 	@echo "==> book build, warnings are errors"

@@ -171,6 +171,35 @@ def test_slot_overhead():
     verdict(ex.check_slot_overhead(lambda cs, r: sum(c * (c // r) for c in cs)), passed=False, hint="two layers")
 
 
+def average_precision(scores, is_tp, n_gt, *, interpolate=True, sort=True, eleven=False, denominator=None):
+    """A learner's AP with switches for the typical slips."""
+    order = torch.argsort(scores, descending=True) if sort else torch.arange(len(scores))
+    tp = is_tp[order].double().cumsum(0)
+    fp = (~is_tp[order]).double().cumsum(0)
+    recall = tp / (denominator(is_tp) if denominator else n_gt)
+    precision = tp / (tp + fp)
+    if eleven:
+        return sum(float(precision[recall >= t].max()) if (recall >= t).any() else 0.0
+                   for t in torch.linspace(0, 1, 11).tolist()) / 11
+    r = torch.cat([torch.zeros(1, dtype=torch.float64), recall])
+    p = torch.cat([precision, torch.zeros(1, dtype=torch.float64)])
+    if interpolate:
+        p = torch.flip(torch.cummax(torch.flip(p, [0]), 0).values, [0])
+    return float(((r[1:] - r[:-1]) * p[:-1]).sum())
+
+
+def test_average_precision():
+    verdict(ex.check_average_precision(average_precision), passed=True)
+    verdict(ex.check_average_precision(lambda s, t, n: average_precision(s, t, n, interpolate=False)),
+            passed=False, hint="interpolate first")
+    verdict(ex.check_average_precision(lambda s, t, n: average_precision(s, t, n, eleven=True)),
+            passed=False, hint="11-point")
+    verdict(ex.check_average_precision(lambda s, t, n: average_precision(s, t, n, sort=False)),
+            passed=False, hint="sort the detections")
+    verdict(ex.check_average_precision(lambda s, t, n: average_precision(s, t, n, denominator=lambda t: max(int(t.sum()), 1))),
+            passed=False, hint="number of objects")
+
+
 def test_slot_overhead_matches_the_detector_difference():
     # SE's overhead at the three slots is exactly the published parameter difference (phi 1 - phi 0).
     answer = lambda cs, r: sum(2 * c * (c // r) for c in cs)  # noqa: E731

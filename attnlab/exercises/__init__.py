@@ -15,6 +15,7 @@ checker                                chapter     your answer
 :func:`check_eca_kernel_size`          4           ``fn(channels) -> k``
 :func:`check_simam`                    5           ``fn(x, e_lambda) -> x`` gated by SimAM
 :func:`check_box_iou`                  6           ``fn(boxes1, boxes2) -> (N, M)`` IoU matrix
+:func:`check_average_precision`        7           ``fn(scores, is_tp, n_gt) -> float`` one class's AP
 :func:`check_slot_overhead`            7           ``fn(slot_channels, reduction) -> int`` SE parameters
 :func:`check_unletterbox`              8           ``fn(boxes, scale, pad_x, pad_y) -> boxes``
 =====================================  ==========  =========================================
@@ -22,6 +23,7 @@ checker                                chapter     your answer
 
 from attnlab.exercises.checks import (
     CheckResult,
+    check_average_precision,
     check_box_iou,
     check_channel_gate,
     check_eca_kernel_size,
@@ -34,6 +36,7 @@ from attnlab.exercises.checks import (
 
 __all__ = [
     "CheckResult",
+    "check_average_precision",
     "check_box_iou",
     "check_channel_gate",
     "check_eca_kernel_size",

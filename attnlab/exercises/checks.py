@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -250,6 +251,59 @@ def check_box_iou(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> C
 
 
 # --- chapter 7 ----------------------------------------------------------------------------------
+def _ap_reference(scores: torch.Tensor, is_tp: torch.Tensor, n_gt: int, how: str = "all") -> float:
+    """AP of one class from scored detections: VOC2010+ all-point (``how="all"``), VOC2007
+    11-point (``"11"``), or the raw area under the zig-zag curve with no envelope (``"raw"``)."""
+    from attnlab.metrics.map import voc_ap
+
+    order = torch.argsort(scores, descending=True, stable=True)
+    tp = is_tp[order].double().cumsum(0)
+    fp = (~is_tp[order]).double().cumsum(0)
+    recall = (tp / n_gt).numpy()
+    precision = (tp / (tp + fp)).numpy()
+    if how == "raw":
+        steps = np.diff(recall, prepend=0.0)
+        return float((steps * precision).sum())
+    return voc_ap(recall, precision, eleven_point=how == "11")
+
+
+def check_average_precision(fn: Callable[[torch.Tensor, torch.Tensor, int], float]) -> CheckResult:
+    """Chapter 7: ``fn(scores (N,), is_tp (N,) bool, n_gt)`` returns one class's average precision,
+    VOC2010+ style: the area under the interpolated precision-recall curve (precision at each
+    recall replaced by the best precision at that recall or higher)."""
+    name = "average precision"
+    g = torch.Generator().manual_seed(7)
+    cases = [
+        (torch.tensor([0.9, 0.8, 0.7, 0.6, 0.5]), torch.tensor([True, False, True, True, False]), 4),
+        (torch.rand(12, generator=g), torch.rand(12, generator=g) < 0.5, 9),
+        (torch.tensor([0.2, 0.95, 0.5]), torch.tensor([False, True, True]), 2),   # not sorted by score
+        (torch.tensor([0.6, 0.3]), torch.tensor([False, False]), 3),              # nothing found
+    ]
+    for k, (scores, is_tp, n_gt) in enumerate(cases, start=1):
+        got, err = _call(name, fn, scores.clone(), is_tp.clone(), n_gt)
+        if err is not None:
+            return err
+        try:
+            got = float(got)
+        except (TypeError, ValueError):
+            return _fail(name, f"return one number (a float), got {type(got).__name__}.")
+        expected = _ap_reference(scores, is_tp, n_gt)
+        if math.isclose(got, expected, abs_tol=1e-6):
+            continue
+        where = f"case {k}: {len(scores)} detections, {int(is_tp.sum())} true positives, {n_gt} objects"
+        if math.isclose(got, _ap_reference(scores, is_tp, n_gt, "11"), abs_tol=1e-6):
+            return _fail(name, f"{where}: you computed VOC2007's 11-point AP; this exercise wants the area under the whole interpolated curve (VOC2010+).")
+        if math.isclose(got, _ap_reference(scores, is_tp, n_gt, "raw"), abs_tol=1e-6):
+            return _fail(name, f"{where}: interpolate first: replace each precision by the best precision at that recall or higher (a running max from the end), then sum recall steps times precision.")
+        as_given = torch.arange(len(scores), 0, -1).float()   # the detections in the order given
+        if math.isclose(got, _ap_reference(as_given, is_tp, n_gt), abs_tol=1e-6):
+            return _fail(name, f"{where}: sort the detections by score, highest first, before accumulating true and false positives.")
+        if math.isclose(got, _ap_reference(scores, is_tp, max(int(is_tp.sum()), 1)), abs_tol=1e-6) and int(is_tp.sum()) != n_gt:
+            return _fail(name, f"{where}: recall divides by the number of objects (n_gt), not by the number of true positives: missed objects lower AP.")
+        return _fail(name, f"{where}: expected {expected:.4f}, got {got:.4f}.")
+    return CheckResult(name, True)
+
+
 def check_slot_overhead(fn: Callable[[list[int], int], int], slots: tuple[int, ...] = (256, 512, 128), reduction: int = 16) -> CheckResult:
     """Chapter 7: ``fn(slot_channels, reduction)`` returns the parameters SE adds at those slots."""
     name = "SE overhead in YOLOv4-tiny"
