@@ -38,7 +38,9 @@ BENCHES: dict[str, str] = {
 
 #: exceptions that mean "the input or the arguments are wrong" (exit status 2); anything else is a
 #: bug or an environment failure (exit status 1). Both print one line unless --debug is given.
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, LookupError)
+from attnlab.book import MissingDependency  # noqa: E402  (an optional package: say how to install it)
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, LookupError, MissingDependency)
 
 
 def debug_requested(argv: Sequence[str] | None) -> bool:

@@ -14,7 +14,7 @@ from attnlab.__main__ import main as attnlab_main
 from attnlab.train import cli
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--profile", "quick", "--image-size", "64", "--n-train", "16", "--n-val", "8", "--epochs", "1",
+TINY = ["--profile", "quick", "--image-size", "64", "--n-train", "16", "--n-val", "8", "--n-test", "8", "--epochs", "1",
         "--batch-size", "8", "--no-progress"]
 
 
@@ -72,7 +72,7 @@ def test_train_writes_results(run_dir, capsys):
 
 def test_train_prints_the_profile(trained):
     out = trained[1]
-    assert "attnlab profile 'quick'" in out and "recipe: 16 train / 8 val images at 64px" in out and "mAP@0.5" in out
+    assert "attnlab profile 'quick'" in out and "recipe: 16 train / 8 val / 8 test images at 64px" in out and "mAP@0.5" in out
 
 
 def test_eval(run_dir, tmp_path):

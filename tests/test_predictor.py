@@ -175,3 +175,23 @@ def test_objectness_heatmap_and_grad_cam_on_a_photo():
     ax = overlay(photo, cam.cam, box=cam.box, title="Grad-CAM")
     assert len(ax.images) == 2
     plt.close("all")
+
+
+def test_plain_resize_maps_boxes_back_with_two_scales():
+    """letterbox=False (the reference predictor's default) stretches the image to the input; boxes
+    come back through separate x and y scales."""
+    from attnlab.detection.predictor import PlainResize, Predictor
+    from attnlab.models import YoloV4Tiny
+
+    pr = PlainResize(orig_w=600, orig_h=400, out_w=416, out_h=416)
+    back = pr.invert_boxes(torch.tensor([[41.6, 104.0, 208.0, 416.0]]))
+    assert torch.allclose(back, torch.tensor([[60.0, 100.0, 300.0, 400.0]]))
+    model = YoloV4Tiny(3, input_size=64).eval()
+    image = np.zeros((40, 100, 3), np.uint8)
+    x, mapping, _ = Predictor(model, letterbox=False).preprocess(image)
+    assert tuple(x.shape) == (1, 3, 64, 64) and isinstance(mapping, PlainResize)
+    result = Predictor(model, conf_threshold=0.0, letterbox=False)(image)
+    assert result.image_size == (40, 100)
+    assert (result.boxes[:, [0, 2]] <= 100).all() and (result.boxes[:, [1, 3]] <= 40).all()
+    with pytest.raises(TypeError, match="letterbox must be True or False"):
+        Predictor(model, letterbox="no")

@@ -26,7 +26,7 @@ from attnlab.train import Trainer
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = [
     sys.executable, "-m", "attnlab", "train", "--profile", "quick", "--image-size", "64", "--n-train", "32",
-    "--n-val", "8", "--epochs", "3", "--batch-size", "8", "--mosaic", "0.5", "--seed", "0", "--threads", "1",
+    "--n-val", "8", "--n-test", "8", "--epochs", "3", "--batch-size", "8", "--mosaic", "0.5", "--seed", "0", "--threads", "1",
     "--no-progress", "--no-plot",
 ]
 

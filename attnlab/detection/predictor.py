@@ -119,6 +119,27 @@ def image_to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0).unsqueeze(0)
 
 
+@dataclass(frozen=True)
+class PlainResize:
+    """The map of a plain resize to the network's input (no padding; the aspect ratio is not kept),
+    as the reference project's predictor does by default (``letterbox_image=False``)."""
+
+    orig_w: int
+    orig_h: int
+    out_w: int
+    out_h: int
+
+    def invert_boxes(self, boxes_xyxy: torch.Tensor, *, clip: bool = False) -> torch.Tensor:
+        """Boxes in network-input pixels -> boxes in the original image's pixels."""
+        out = torch.as_tensor(boxes_xyxy, dtype=torch.float32).clone()
+        out[:, [0, 2]] *= self.orig_w / self.out_w
+        out[:, [1, 3]] *= self.orig_h / self.out_h
+        if clip:
+            out[:, [0, 2]] = out[:, [0, 2]].clamp(0, self.orig_w)
+            out[:, [1, 3]] = out[:, [1, 3]].clamp(0, self.orig_h)
+        return out
+
+
 @dataclass
 class PredictionResult:
     """Detections of one image, in the original image's pixels.
@@ -129,7 +150,8 @@ class PredictionResult:
         labels: ``(N,)`` int64 class indices.
         class_names: ``N`` class names, one per detection.
         image_size: ``(height, width)`` of the original image.
-        letterbox: the :class:`~attnlab.data.transforms.Letterbox` that mapped it to the network.
+        letterbox: the :class:`~attnlab.data.transforms.Letterbox` (or :class:`PlainResize`) that
+            mapped it to the network.
         detections: the raw :class:`~attnlab.detection.decode.Detections` in network-input pixels
             (with each detection's candidate index, used by Grad-CAM).
     """
@@ -181,6 +203,9 @@ class Predictor:
         nms_iou: IoU above which NMS suppresses a box of the same class (reference default 0.3).
         device: where to run (default: where the model's parameters are).
         max_detections: at most this many detections per image.
+        letterbox: fit each image into the input keeping its aspect ratio, padding with grey
+            (default, as training does); ``False`` resizes it plainly to the input size
+            (:class:`PlainResize`), the reference project's predictor default.
 
     The model is put in eval mode for each call and its previous mode restored afterwards.
     """
@@ -195,6 +220,7 @@ class Predictor:
         *,
         device: torch.device | str | None = None,
         max_detections: int = 300,
+        letterbox: bool = True,
     ):
         from attnlab.models.yolo import _check_size
 
@@ -219,6 +245,9 @@ class Predictor:
         self.conf_threshold = float(conf_threshold)
         self.nms_iou = float(nms_iou)
         self.max_detections = int(max_detections)
+        if not isinstance(letterbox, bool):
+            raise TypeError(f"Predictor: letterbox must be True or False, got {letterbox!r}")
+        self.letterbox = letterbox
         if device is None:
             p = next(model.parameters(), None)
             device = p.device if p is not None else "cpu"
@@ -230,6 +259,12 @@ class Predictor:
         from attnlab.data.transforms import letterbox
 
         rgb = load_image(image)
+        if not self.letterbox:
+            from PIL import Image
+
+            h, w = self.input_size
+            stretched = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BICUBIC))
+            return image_to_tensor(stretched).to(self.device), PlainResize(rgb.shape[1], rgb.shape[0], w, h), rgb
         boxed, lb = letterbox(rgb, self.input_size)
         return image_to_tensor(boxed).to(self.device), lb, rgb
 

@@ -174,6 +174,7 @@ _RECIPE_FLAGS: dict[str, tuple[str, Any]] = {
     "--image-size": ("image_size", _image_size),
     "--n-train": ("n_train", _int_at_least(1)),
     "--n-val": ("n_val", _int_at_least(1)),
+    "--n-test": ("n_test", _int_at_least(1)),
     "--epochs": ("epochs", _int_at_least(1)),
     "--batch-size": ("batch_size", _int_at_least(1)),
     "--lr": ("lr", _float_in(0.0, None, lo_open=True)),
@@ -275,23 +276,100 @@ def _prepare_run_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def _add_model_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags that describe a bare state_dict (a checkpoint without attnlab's model configuration)."""
+    from attnlab.models.yolo import ATTENTION_PHI
+
+    group = parser.add_argument_group(
+        "a bare state_dict", "For a checkpoint that holds only weights, such as the reference project's published "
+        ".pth files: say what model it is. (attnlab's own checkpoints carry this and need none of it.)")
+    group.add_argument("--attention", choices=[*ATTENTION_PHI, "simam"], default=None, help="its attention")
+    group.add_argument("--phi", type=int, choices=sorted(ATTENTION_PHI.values()), default=None,
+                       help="its attention as the reference project numbers it (0 none, 1 SE, 2 CBAM, 3 ECA, 4 CA)")
+    group.add_argument("--classes", default=None,
+                       help="its class names: voc (20), coco (80), or a text file with one name per line")
+    group.add_argument("--num-classes", type=_int_at_least(1), default=None,
+                       help="its class count, when the names do not matter (they become class0, class1, ...)")
+
+
+def _class_names(classes: str | None, num_classes: int | None) -> list[str] | None:
+    """``--classes voc|coco|FILE`` and ``--num-classes N`` as a list of names (None: neither given)."""
+    names = None
+    if classes in ("voc", "coco"):
+        from attnlab.detection.published import class_names
+
+        names = list(class_names(classes))
+    elif classes is not None:
+        path = Path(classes)
+        if not path.is_file():
+            raise CLIError(f"--classes {classes}: expected voc, coco or a text file with one class name per line")
+        names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        if not names:
+            raise CLIError(f"--classes {classes}: the file holds no class names")
+    if names is not None and num_classes is not None and num_classes != len(names):
+        raise CLIError(f"--num-classes {num_classes} contradicts --classes {classes} ({len(names)} names)")
+    if names is None and num_classes is not None:
+        names = [f"class{i}" for i in range(num_classes)]
+    return names
+
+
+def _bare_spec(args: argparse.Namespace) -> dict[str, Any]:
+    from attnlab.models.yolo import ATTENTION_PHI
+
+    attention = args.attention
+    if args.phi is not None:
+        by_phi = {v: k for k, v in ATTENTION_PHI.items()}[args.phi]
+        if attention is not None and attention != by_phi:
+            raise CLIError(f"--phi {args.phi} ({by_phi}) contradicts --attention {attention}")
+        attention = by_phi
+    return {"attention": attention, "class_names": _class_names(args.classes, args.num_classes)}
+
+
+def _checkpoint_file(path: Path) -> Path:
+    if path.is_dir():
+        return path / "best.pt" if (path / "best.pt").exists() else path / "last.pt"
+    return path
+
+
 def _load_model(checkpoint: str | None, device: str, *, num_classes: int = 6, input_size: int | None = None,
-                allow_untrained: bool = False, untrained_flag: bool = False) -> tuple[Any, dict[str, Any], bool]:
+                allow_untrained: bool = False, untrained_flag: bool = False,
+                bare: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any], bool]:
     """``(model, config, trained)`` from a checkpoint path or run folder (``best.pt`` preferred).
 
     A ``checkpoint`` that does not exist is an error (never a fallback). Without one, the default
     run folder is used; an untrained model for the synthetic shapes only with ``allow_untrained``
-    (the ``--untrained`` flag), and then with a warning.
+    (the ``--untrained`` flag), and then with a warning. A checkpoint without attnlab's model
+    configuration (a bare state_dict) is built from ``bare`` (``--attention``/``--phi`` and
+    ``--classes``/``--num-classes``) and loaded strictly.
     """
+    from attnlab.train.checkpoint import load_checkpoint as read_checkpoint
     from attnlab.train.recipes import load_trained, model_config
 
+    bare = bare or {}
     if checkpoint and allow_untrained:
         raise CLIError("--checkpoint and --untrained exclude each other")
     path = Path(checkpoint) if checkpoint else DEFAULT_RUN
     exists = path.is_file() or (path.is_dir() and ((path / "best.pt").exists() or (path / "last.pt").exists()))
     if exists:
-        model, config = load_trained(path, device)
-        return model, config, True
+        file = _checkpoint_file(path)
+        raw = read_checkpoint(file, map_location="cpu")
+        if (raw.get("extra") or {}).get("model"):
+            if bare.get("attention") is not None or bare.get("class_names") is not None:
+                raise CLIError(f"--checkpoint {path} carries its model configuration; --attention, --phi, "
+                               "--classes and --num-classes are only for bare state_dicts")
+            model, config = load_trained(path, device)
+            return model, config, True
+        if bare.get("attention") is None or bare.get("class_names") is None:
+            raise CLIError(
+                f"--checkpoint {path} holds only weights (a bare state_dict, e.g. the reference project's .pth): "
+                "say its attention with --phi 0-4 or --attention, and its classes with --classes voc|coco|FILE "
+                "or --num-classes N")
+        from attnlab.models import YoloV4Tiny, load_checkpoint
+
+        names = bare["class_names"]
+        model = YoloV4Tiny(len(names), attention=bare["attention"], input_size=input_size or 416)
+        load_checkpoint(model, raw, strict=True)
+        return model.to(device).eval(), model_config(model, names), True
     if checkpoint:
         what = "a folder without best.pt or last.pt" if path.is_dir() else "no such file or folder"
         raise CLIError(f"--checkpoint {path}: {what}; expected a run folder or a .pt file "
@@ -324,7 +402,8 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
     parser = _parser("eval", "Evaluate a checkpoint (mAP@0.5 VOC and 11-point, COCO mAP@0.5:0.95) on synthetic "
                      "shapes it was not trained on; writes JSON.")
     parser.add_argument("--checkpoint", default=None, help=f"run folder or .pt file (default {DEFAULT_RUN})")
-    parser.add_argument("--split", choices=["val", "test"], default="val", help="which synthetic split")
+    parser.add_argument("--split", default="val", help="which split: val or test of the synthetic shapes, or a "
+                        "VOC split with --voc (e.g. test)")
     parser.add_argument("--n", type=_int_at_least(1), default=None, help="number of images (default: the recipe's n_val)")
     parser.add_argument("--data-seed", type=_int_at_least(0), default=None, help="data seed (default: the recipe's)")
     parser.add_argument("--image-size", type=_image_size, default=None, help="default: the model's input size")
@@ -333,6 +412,10 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=_int_at_least(1), default=32)
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", default=None, help="JSON file (default <checkpoint folder>/eval_<split>.json)")
+    parser.add_argument("--voc", default=None, metavar="ROOT",
+                        help="evaluate on a VOC-format folder instead (e.g. VOCdevkit/VOC2007), in each image's own "
+                        "pixels with difficult objects ignored; --split names its ImageSets/Main split")
+    _add_model_flags(parser)
     args = parser.parse_args(argv)
 
     from attnlab.data import ShapesDetection
@@ -340,15 +423,35 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
     from attnlab.train.recipes import evaluate_detector
 
     device = _device(args.device)
-    model, config, _ = _load_model(args.checkpoint, device)
+    model, config, _ = _load_model(args.checkpoint, device, input_size=args.image_size, bare=_bare_spec(args))
     ckpt_path = Path(args.checkpoint) if args.checkpoint else DEFAULT_RUN
     folder = ckpt_path if ckpt_path.is_dir() else ckpt_path.parent
     recipe: dict[str, Any] = {}
-    ck_file = ckpt_path if ckpt_path.is_file() else (folder / "best.pt" if (folder / "best.pt").exists() else folder / "last.pt")
+    ck_file = _checkpoint_file(ckpt_path)
+    if args.voc is not None:
+        from attnlab.data import VOCDetection
+        from attnlab.train.voc import evaluate_voc
+
+        dataset = VOCDetection(args.voc, args.split, config.get("class_names"))
+        size = args.image_size or int(config["input_size"][0])
+        print(f"evaluating {ck_file} on {len(dataset)} images of {args.voc} ({args.split}) at {size}px")
+        metrics = evaluate_voc(model, dataset, image_size=size, conf_threshold=args.conf, nms_iou=args.nms,
+                               device=device)
+        out = Path(args.out) if args.out else folder / f"eval_voc_{args.split}.json"
+        _write_json(out, {"checkpoint": str(ck_file), "voc": str(args.voc), "split": args.split, "n": len(dataset),
+                          "image_size": size, "conf_threshold": args.conf, "nms_iou": args.nms, "model": config,
+                          "metrics": metrics})
+        print(f"VOC mAP@0.5 {metrics['map50']:.3f}  VOC07 11-point {metrics['map50_voc11']:.3f}; written to {out}")
+        return 0
+    if len(config.get("class_names") or []) != 6:
+        raise CLIError(f"--checkpoint {ckpt_path} detects {len(config.get('class_names') or [])} classes; eval scores "
+                       "the 6 synthetic shapes unless --voc ROOT names a VOC-format folder")
     recipe = dict((load_checkpoint(ck_file).get("extra") or {}).get("recipe") or {})  # may be absent: defaults
     size = args.image_size or int(config["input_size"][0])
     n = args.n if args.n is not None else int(recipe.get("n_val", 128))
     data_seed = args.data_seed if args.data_seed is not None else int(recipe.get("data_seed", 0))
+    if args.split not in ("val", "test"):
+        raise CLIError(f"--split {args.split}: the synthetic shapes have the splits val and test (other names need --voc)")
     dataset = ShapesDetection(n, size, seed=data_seed, split=args.split)
     print(f"evaluating {ck_file} on {n} {args.split} images at {size}px (data seed {data_seed})")
     metrics = evaluate_detector(model, dataset, batch_size=args.batch_size, conf_threshold=args.conf, nms_iou=args.nms,
@@ -393,6 +496,9 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--input-size", type=_image_size, default=None, help="network input size (default: the model's)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--out", default=str(Path("runs") / "predict"), help="output folder")
+    parser.add_argument("--no-letterbox", action="store_true",
+                        help="resize to the input size without keeping the aspect ratio (the reference predictor's default)")
+    _add_model_flags(parser)
     args = parser.parse_args(argv)
     if not args.images and not args.demo:
         parser.error("give image paths or --demo")
@@ -411,9 +517,10 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     from attnlab.viz.detections import draw_detections
 
     device = _device(args.device)
-    model, config, trained = _load_model(args.checkpoint, device, allow_untrained=args.untrained, untrained_flag=True)
+    model, config, trained = _load_model(args.checkpoint, device, allow_untrained=args.untrained, untrained_flag=True,
+                                         input_size=args.input_size, bare=_bare_spec(args))
     predictor = Predictor(model, config.get("class_names"), input_size=args.input_size, conf_threshold=args.conf,
-                          nms_iou=args.nms, device=device)
+                          nms_iou=args.nms, device=device, letterbox=not args.no_letterbox)
     size = predictor.input_size[0]
     inputs: list[tuple[str, Any]] = [(Path(p).stem, p) for p in args.images]
     if args.demo:
@@ -454,13 +561,15 @@ def export_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--input-size", type=_image_size, default=None, help="graph input size (default: the model's)")
     parser.add_argument("--opset", type=_int_at_least(7), default=17)
     parser.add_argument("--no-fuse", action="store_true", help="keep batch-norms separate")
+    _add_model_flags(parser)
     args = parser.parse_args(argv)
 
     from attnlab.detection.export import INPUT_NAME, OUTPUT_NAMES, export_onnx
 
     if args.untrained and not args.out:
         parser.error("--untrained needs --out (an untrained model is not written into a run folder)")
-    model, config, trained = _load_model(args.checkpoint, "cpu", allow_untrained=args.untrained, untrained_flag=True)
+    model, config, trained = _load_model(args.checkpoint, "cpu", allow_untrained=args.untrained, untrained_flag=True,
+                                         input_size=args.input_size, bare=_bare_spec(args))
     ckpt_path = Path(args.checkpoint) if args.checkpoint else DEFAULT_RUN
     folder = ckpt_path if ckpt_path.is_dir() or not ckpt_path.suffix else ckpt_path.parent
     out = Path(args.out) if args.out else folder / "model.onnx"
