@@ -219,6 +219,8 @@ def test_list_targets_amp_off_on_cpu_and_nan() -> None:
     assert history[0]["train_const"] == 1.0 and history[0]["train_mse"] == pytest.approx(history[0]["train_loss"])
     with pytest.raises(ValueError, match="amp must be 'auto', True or False"):
         Trainer(model, loss, loader, amp="fp16", device="cpu")
+    with pytest.raises(ValueError, match="mode must be 'auto', 'off' or one of"):
+        Trainer(model, loss, loader, mode="fast", device="cpu")
     nan_loss = lambda out, tgt: (out.sum() * float("nan"), {})  # noqa: E731
     with pytest.raises(FloatingPointError, match="loss is nan"):
         Trainer(model, nan_loss, loader, epochs=1, progress=False).fit()
@@ -303,8 +305,8 @@ def test_mixed_precision_and_channels_last_paths_run_on_the_cpu() -> None:
         torch.manual_seed(0)
         model = tw.TinyCNN(dropout=0.0)
         trainer = Trainer(model, tw.loss_fn, DataLoader(train, batch_size=16), epochs=1, warmup_epochs=0,
-                          progress=False, device="cpu", amp=amp, channels_last=cl, seed=0)
-        assert (trainer.use_amp, trainer.channels_last, trainer.scaler.is_enabled()) == (amp, cl, False)
+                          progress=False, device="cpu", amp=amp, mode="channels_last" if cl else "auto", seed=0)
+        assert (trainer.use_amp, trainer.mode, trainer.scaler.is_enabled()) == (amp, "channels_last" if cl else "eager", False)
         if cl:
             conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
             assert conv.weight.is_contiguous(memory_format=torch.channels_last)

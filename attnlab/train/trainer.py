@@ -61,6 +61,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from attnlab.bench import write_json
+from attnlab.train import speed
 from attnlab.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from attnlab.train.distributed import all_reduce_mean, dist_info
 from attnlab.train.schedule import WarmupCosine
@@ -118,8 +119,13 @@ class Trainer:
         amp: mixed precision. ``"auto"``: float16 autocast with a GradScaler on CUDA, off
             elsewhere; ``True`` on a CPU autocasts to bfloat16 (no scaler; slower than float32
             there, but it runs the mixed-precision code path, e.g. in tests); ``False``: float32.
-        channels_last: keep the model and the batches in channels-last memory order, which
-            convolutions on recent GPUs run faster. ``"auto"``: on for CUDA, off elsewhere.
+        mode: how the training step runs (:mod:`attnlab.train.speed`): ``"auto"`` picks
+            :func:`~attnlab.train.speed.training_mode` for the device (channels-last on CUDA,
+            plain eager on the CPU, unless a ``bench train`` measurement says otherwise: pass its
+            JSON file as ``mode_bench``); ``"off"`` (or ``"eager"``) turns it off; or one of
+            ``"channels_last"``, ``"compile"``, ``"compile_channels_last"``. Checkpoints always
+            hold the plain model's weights.
+        mode_bench: a ``python -m attnlab bench train`` JSON (or its rows) for ``mode="auto"``.
         device: where to train; default ``cuda`` (this process's GPU under torchrun) or ``cpu``.
         checkpoint_dir: folder for ``last.pt`` (each epoch), ``best.pt`` and ``history.json``;
             None writes nothing.
@@ -154,7 +160,8 @@ class Trainer:
         freeze: str | None = None,
         freeze_epochs: int = 0,
         amp: bool | str = "auto",
-        channels_last: bool | str = "auto",
+        mode: str = "auto",
+        mode_bench: Any = None,
         device: torch.device | str | None = None,
         checkpoint_dir: str | os.PathLike | None = None,
         seed: int | None = 0,
@@ -192,15 +199,23 @@ class Trainer:
 
         # AMP: float16 autocast with a GradScaler, on CUDA only
         cuda = self.device.type == "cuda"
-        for name, value in (("amp", amp), ("channels_last", channels_last)):
-            if value != "auto" and not isinstance(value, bool):
-                raise ValueError(f"Trainer: {name} must be 'auto', True or False, got {value!r}")
+        if amp != "auto" and not isinstance(amp, bool):
+            raise ValueError(f"Trainer: amp must be 'auto', True or False, got {amp!r}")
         self.use_amp = cuda if amp == "auto" else amp
         self.amp_dtype = torch.float16 if cuda else torch.bfloat16
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_amp and cuda)  # float16 only
-        self.channels_last = cuda if channels_last == "auto" else channels_last
-        if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        # how the step runs: channels-last and/or torch.compile (attnlab.train.speed)
+        from attnlab.train.speed import MODES, apply_training_mode, training_mode
+
+        if mode == "auto":
+            self.mode = training_mode(self.device, measured=mode_bench, steps=None)
+        elif mode in ("off", "eager"):
+            self.mode = "eager"
+        elif mode in MODES:
+            self.mode = mode
+        else:
+            raise ValueError(f"Trainer: mode must be 'auto', 'off' or one of {list(MODES)}, got {mode!r}")
+        self.step_model = apply_training_mode(self.model, self.mode)  # self.model stays the one saved
 
         # the sub-module to freeze for the first epochs (and which of its parameters were
         # trainable to begin with, so that unfreezing does not thaw what the caller froze)
@@ -245,7 +260,7 @@ class Trainer:
             "lr": lr, "weight_decay": weight_decay, "momentum": momentum, "epochs": self.epochs,
             "warmup_epochs": warmup_epochs, "warmup_start": warmup_start, "min_lr_ratio": min_lr_ratio,
             "grad_clip": grad_clip, "freeze": freeze, "freeze_epochs": self.freeze_epochs,
-            "amp": self.use_amp, "channels_last": self.channels_last, "seed": seed, "steps_per_epoch": self.steps_per_epoch,
+            "amp": self.use_amp, "mode": self.mode, "seed": seed, "steps_per_epoch": self.steps_per_epoch,
             "world_size": self.dist.world_size,
         }
         self.epoch = 0  # epochs completed
@@ -295,7 +310,7 @@ class Trainer:
                 ids = [self.device.index] if self.device.type == "cuda" else None
                 self._ddp = DistributedDataParallel(self.model, device_ids=ids)
             self._is_frozen = frozen
-        return self._ddp if self._ddp is not None else self.model
+        return self._ddp if self._ddp is not None else self.step_model
 
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
@@ -303,7 +318,7 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the training data; returns mean loss components."""
         model = self._apply_freeze(epoch)
-        model.train()
+        self.model.train()
         # the epoch of everything that draws per epoch comes from the trainer's epoch, so that a
         # resumed run draws what the uninterrupted one drew: the loader's augmentation epoch
         # (EpochLoader.set_epoch) and a DistributedSampler's shuffle
@@ -328,8 +343,8 @@ class Trainer:
         )
         for i, (images, targets) in enumerate(bar):
             images, targets = to_device(images, self.device), to_device(targets, self.device)
-            if self.channels_last and isinstance(images, torch.Tensor) and images.dim() == 4:
-                images = images.contiguous(memory_format=torch.channels_last)
+            if isinstance(images, torch.Tensor) and images.dim() == 4:
+                images = speed.prepare_images(images, self.mode)
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
                 output = model(images)
                 loss, parts = self.loss_fn(output, targets)
