@@ -129,7 +129,13 @@ class CoordAttention(AttentionModule):
 
     def forward(self, x: Tensor) -> Tensor:
         _common.check_input(self, x)
-        if use_fused(x, self):
+        if x.numel() == 0:
+            # an empty batch or an empty map: nothing to pool or scale (as SE, ECA and SimAM return
+            # empty outputs); the gates are all-ones strips of the right shapes, statistics untouched
+            b, c, h, w = x.shape
+            g_h, g_w = x.new_ones(b, c, h, 1), x.new_ones(b, c, 1, w)
+            out = x * 1.0  # a new tensor, still connected to x's graph
+        elif use_fused(x, self):
             out, g_h, g_w = _CoordAttentionFn.apply(x, self, *self._params())
             g_h, g_w = g_h.unsqueeze(3), g_w.unsqueeze(2)
         else:
