@@ -13,6 +13,10 @@ from attnlab.__main__ import main as attnlab_main
 from attnlab.train import cli
 
 
+SIZES = {"--image-size": "64", "--n-train": "8", "--n-val": "4", "--epochs": "1", "--batch-size": "8"}
+TINY = [a for flag, value in SIZES.items() for a in (flag, value)] + ["--no-progress", "--no-plot"]
+
+
 def _run(argv: list[str], capsys) -> tuple[int, str]:
     """Exit status and stderr of ``python -m attnlab <argv>``, in this process."""
     try:
@@ -38,7 +42,10 @@ def _run(argv: list[str], capsys) -> tuple[int, str]:
     (["eval", "--nms", "-0.1"], "argument --nms: must be a number in [0, 1], got '-0.1'"),
     (["predict", "--demo", "--conf", "1.5"], "argument --conf: must be a number in [0, 1], got '1.5'"),
 ])
-def test_bad_arguments_are_one_line_and_exit_2(argv, expected, capsys):
+def test_bad_arguments_are_one_line_and_exit_2(argv, expected, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # whatever happens, nothing is written into the repository
+    if argv[0] == "train":  # tiny sizes, unless the flag under test is one of them
+        argv = argv + [a for flag, value in SIZES.items() if flag not in argv for a in (flag, value)] + ["--no-plot"]
     code, err = _run(argv, capsys)
     assert code == 2
     assert expected in err and len(err.strip().splitlines()) == 1, err
@@ -49,7 +56,7 @@ def test_train_refuses_to_overwrite_a_run(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     (out / "last.pt").write_bytes(b"finished run")
-    code, err = _run(["train", "--out", str(out), "--no-progress"], capsys)
+    code, err = _run(["train", "--out", str(out), *TINY], capsys)
     assert code == 2 and "already holds a run (last.pt); pass --resume to continue it or --overwrite" in err
     assert (out / "last.pt").read_bytes() == b"finished run"  # untouched
 

@@ -45,6 +45,7 @@ __all__ = [
     "check_archive",
     "safe_extract",
     "download_voc2007",
+    "completion_marker",
 ]
 
 OFFICIAL = "http://host.robots.ox.ac.uk/pascal/VOC/voc2007/"
@@ -253,7 +254,11 @@ def download_voc2007(
 ) -> Path:
     """Download, verify and unpack VOC2007 under ``root``; returns ``root/VOCdevkit/VOC2007``.
 
-    Already unpacked splits (``ImageSets/Main/<split>.txt`` present) are not downloaded again.
+    Already unpacked splits are not downloaded again. A split counts as unpacked only when its
+    marker ``VOC2007/.attnlab-<split>-complete`` exists, written after the last member of its
+    archive (``ImageSets/Main/<split>.txt`` alone proves nothing: it may be unpacked before the
+    images, and an interrupted extraction would look complete); without it the split is fetched
+    and unpacked again, over whatever an interrupted run left.
 
     Args:
         root: where the archives and ``VOCdevkit`` go.
@@ -268,13 +273,27 @@ def download_voc2007(
     for split in splits:
         if split not in archives:
             raise ValueError(f"download_voc2007: unknown split {split!r}; expected one of {list(archives)}")
-        if (voc / "ImageSets" / "Main" / f"{split}.txt").exists():
+        marker = completion_marker(voc, split)
+        if marker.exists():
             continue
+        if (voc / "ImageSets" / "Main" / f"{split}.txt").exists():
+            sys.stderr.write(f"{voc}: the {split} split has no completion marker (an interrupted extraction, or one "
+                             "by an older attnlab): unpacking it again\n")
         a = archives[split]
         tar = download(a.urls, root / a.filename, a.md5, progress=_print_progress if progress else None)
         if progress:
             sys.stderr.write("\n")
         safe_extract(tar, root)
+        # only now, after the last member is on disk, is the split complete
+        tmp = marker.with_name(marker.name + ".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(f"{a.filename} {a.md5}\n")
+        os.replace(tmp, marker)
         if not keep_archives:
             tar.unlink()
     return voc
+
+
+def completion_marker(voc: str | os.PathLike, split: str) -> Path:
+    """The file :func:`download_voc2007` writes once ``split`` is fully unpacked under ``voc``."""
+    return Path(voc) / f".attnlab-{split}-complete"

@@ -24,6 +24,7 @@ drop the image. One warning at the end says how many were skipped; the list is k
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 import xml.etree.ElementTree as ET
@@ -116,6 +117,10 @@ def read_class_names(source: str | os.PathLike | Sequence[str]) -> tuple[str, ..
     return names
 
 
+#: how a <difficult> flag may be written (VOC writes 0 or 1; some tools write words)
+_FLAGS = {"0": False, "1": True, "false": False, "true": True, "no": False, "yes": True, "": False}
+
+
 def _fail(on_error: str, skipped: list[str], message: str, path: Any, level: str) -> None:
     if on_error == "raise":
         raise VOCDataError(message, path, level)
@@ -156,8 +161,10 @@ def parse_annotation(
     try:
         width = int(float(root.findtext("size/width") or 0))
         height = int(float(root.findtext("size/height") or 0))
-    except ValueError:
-        raise VOCDataError(f"{path}: malformed <size> (width/height not numbers)", path) from None
+    except (ValueError, OverflowError):  # "abc", "nan", "inf"
+        raise VOCDataError(f"{path}: malformed <size> (width/height not finite numbers)", path) from None
+    if width < 0 or height < 0:
+        raise VOCDataError(f"{path}: malformed <size> (negative width/height: {width}x{height})", path)
     index = {name: i for i, name in enumerate(class_names)}
     boxes, difficult, names, skipped = [], [], [], []
     for k, obj in enumerate(root.findall("object")):
@@ -171,6 +178,15 @@ def parse_annotation(
         except (TypeError, ValueError):
             _fail(on_error, skipped, f"{what}: missing or non-numeric <bndbox> coordinates", path, "object")
             continue
+        if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)):
+            _fail(on_error, skipped,
+                  f"{what}: non-finite <bndbox> coordinate (xmin={xmin:g}, ymin={ymin:g}, xmax={xmax:g}, ymax={ymax:g})",
+                  path, "object")
+            continue
+        flag = (obj.findtext("difficult") or "0").strip().lower()
+        if flag not in _FLAGS:
+            _fail(on_error, skipped, f"{what}: <difficult> must be 0 or 1, got {flag!r}", path, "object")
+            continue
         x1, y1, x2, y2 = xmin - 1, ymin - 1, xmax, ymax
         if not (x2 > x1 and y2 > y1):
             _fail(on_error, skipped,
@@ -182,7 +198,7 @@ def parse_annotation(
                   f"image {width}x{height})", path, "object")
             continue
         boxes.append((x1, y1, x2, y2, index[name]))
-        difficult.append((obj.findtext("difficult") or "0").strip() == "1")
+        difficult.append(_FLAGS[flag])
         names.append(name)
     return VOCAnnotation(
         path=str(path),

@@ -20,6 +20,8 @@ No torchvision: everything is vectorised torch and runs on any device.
 from __future__ import annotations
 
 import math
+import numbers
+from typing import Any
 
 import torch
 
@@ -84,9 +86,18 @@ def box_area(boxes: torch.Tensor) -> torch.Tensor:
 
 
 def clip_boxes(boxes: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Clip ``xyxy`` boxes to an image of ``size = (height, width)`` (returns a new tensor)."""
+    """Clip ``xyxy`` boxes to an image of ``size = (height, width)`` (returns a new tensor).
+
+    Raises:
+        ValueError: ``size`` is not two finite numbers >= 0.
+    """
     boxes = _check_boxes(boxes)
-    h, w = size
+    try:
+        h, w = (float(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"clip_boxes: size must be (height, width), got {size!r}") from None
+    if not (math.isfinite(h) and math.isfinite(w) and h >= 0 and w >= 0):
+        raise ValueError(f"clip_boxes: size must be (height, width) with both finite and >= 0, got {tuple(size)!r}")
     x = boxes[..., 0::2].clamp(0, w)
     y = boxes[..., 1::2].clamp(0, h)
     return torch.stack([x[..., 0], y[..., 0], x[..., 1], y[..., 1]], -1)
@@ -219,8 +230,45 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
 
     Returns:
         ``int64`` indices of the kept boxes, by decreasing score.
+
+    Raises:
+        ValueError: boxes not ``(N, 4)``, finite, with ``x1 <= x2`` and ``y1 <= y2``; scores not
+            ``(N,)`` and free of NaN; ``iou_threshold`` not a number in [0, 1].
     """
-    return batched_nms(boxes, scores, torch.zeros(len(boxes), dtype=torch.int64, device=boxes.device), iou_threshold)
+    boxes = _check_boxes(boxes)
+    return batched_nms(boxes, scores, torch.zeros(boxes.shape[0], dtype=torch.int64, device=boxes.device), iou_threshold)
+
+
+def _check_nms_inputs(boxes: torch.Tensor, scores: Any, idxs: Any, iou_threshold: Any, chunk: Any) -> None:
+    """Refuse what would make NMS silently wrong: NaN scores (they would sort first and suppress
+    real boxes), non-finite or inverted boxes, thresholds outside [0, 1], non-integer groups."""
+    if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, numbers.Real) or not 0.0 <= float(iou_threshold) <= 1.0:
+        raise ValueError(f"nms: iou_threshold must be a number in [0, 1], got {iou_threshold!r}")
+    if isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral) or chunk < 1:
+        raise ValueError(f"nms: chunk must be an int >= 1, got {chunk!r}")
+    if boxes.ndim != 2:
+        raise ValueError(f"nms: boxes must be (N, 4), got {tuple(boxes.shape)}")
+    n = boxes.shape[0]
+    for name, value in (("scores", scores), ("idxs", idxs)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"nms: {name} must be a torch.Tensor of shape ({n},), got {type(value).__name__}")
+    if scores.shape != (n,) or idxs.shape != (n,):
+        raise ValueError(
+            f"nms: scores and idxs must be (N,) = ({n},), got {tuple(scores.shape)} and {tuple(idxs.shape)}"
+        )
+    if scores.is_complex() or scores.dtype == torch.bool:
+        raise ValueError(f"nms: scores must be real numbers, got dtype {scores.dtype}")
+    if idxs.is_floating_point() or idxs.is_complex():
+        raise ValueError(f"nms: idxs must be integers (class or group ids), got dtype {idxs.dtype}")
+    bad = int(torch.isnan(scores).sum()) if scores.is_floating_point() else 0
+    if bad:
+        raise ValueError(f"nms: scores must not be NaN, got {bad} NaN score(s) of {n}")
+    bad = int((~torch.isfinite(boxes)).any(1).sum())
+    if bad:
+        raise ValueError(f"nms: boxes must be finite, got {bad} box(es) with NaN or inf of {n}")
+    bad = int(((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).sum())
+    if bad:
+        raise ValueError(f"nms: boxes must be xyxy with x1 <= x2 and y1 <= y2, got {bad} inverted box(es) of {n}")
 
 
 def batched_nms(
@@ -232,7 +280,8 @@ def batched_nms(
         boxes: ``(N, 4)`` ``xyxy`` boxes.
         scores: ``(N,)`` scores.
         idxs: ``(N,)`` integer group of each box (class label, or ``image * K + class``).
-        iou_threshold: boxes overlapping a kept box of their group by more than this are dropped.
+        iou_threshold: boxes overlapping a kept box of their group by more than this are dropped
+            (a number in [0, 1]).
         chunk: groups are processed together while their total size is at most this (memory is
             quadratic in it); larger sets are split by group.
 
@@ -240,13 +289,8 @@ def batched_nms(
         ``int64`` indices of kept boxes, by decreasing score.
     """
     boxes = _check_boxes(boxes)
-    if boxes.ndim != 2:
-        raise ValueError(f"nms: boxes must be (N, 4), got {tuple(boxes.shape)}")
+    _check_nms_inputs(boxes, scores, idxs, iou_threshold, chunk)
     n = boxes.shape[0]
-    if scores.shape != (n,) or idxs.shape != (n,):
-        raise ValueError(
-            f"nms: scores and idxs must be (N,) = ({n},), got {tuple(scores.shape)} and {tuple(idxs.shape)}"
-        )
     if n == 0:
         return torch.empty(0, dtype=torch.int64, device=boxes.device)
     if n > chunk:

@@ -16,6 +16,7 @@ clipped to the image.
 
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ def load_image(image: Any) -> np.ndarray:
 
     Raises:
         FileNotFoundError: a path that does not exist.
+        IsADirectoryError: a path to a folder.
         TypeError: an object that is not an image (e.g. a list or a torch tensor).
         ValueError: an array whose shape or values are not an image's.
     """
@@ -46,6 +48,8 @@ def load_image(image: Any) -> np.ndarray:
 
     if isinstance(image, (str, os.PathLike)):
         path = Path(image)
+        if path.is_dir():
+            raise IsADirectoryError(f"load_image: {path} is a folder; expected an image file (PNG, JPEG, ...)")
         if not path.is_file():
             raise FileNotFoundError(f"load_image: no such file: {path}")
         with Image.open(path) as im:
@@ -238,10 +242,11 @@ class Predictor:
             )
         self.class_names = class_names
         self.input_size = _check_size(getattr(model, "input_size", 416) if input_size is None else input_size)
-        if not 0.0 <= conf_threshold <= 1.0:
-            raise ValueError(f"Predictor: conf_threshold must be in [0, 1], got {conf_threshold}")
-        if not 0.0 <= nms_iou <= 1.0:
-            raise ValueError(f"Predictor: nms_iou must be in [0, 1], got {nms_iou}")
+        for name, value in (("conf_threshold", conf_threshold), ("nms_iou", nms_iou)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"Predictor: {name} must be a number in [0, 1], got {value!r}")
+        if isinstance(max_detections, bool) or not isinstance(max_detections, numbers.Integral) or max_detections < 1:
+            raise ValueError(f"Predictor: max_detections must be an int >= 1, got {max_detections!r}")
         self.conf_threshold = float(conf_threshold)
         self.nms_iou = float(nms_iou)
         self.max_detections = int(max_detections)

@@ -87,17 +87,45 @@ __all__ = [
 
 
 def _to_numpy(x: Any, dtype: Any, ndim: int, name: str) -> np.ndarray:
-    """Tensor, array or nested list -> numpy array of ``dtype``; an empty input becomes shape 0."""
+    """Tensor, array or nested list -> numpy array of ``dtype``; an empty input becomes shape 0.
+
+    Refuses what a cast would change silently: boxes and scores must be finite numbers, labels
+    whole numbers (``0.7`` is not class 0), flags booleans or 0/1.
+    """
     if hasattr(x, "detach"):  # a torch tensor, without importing torch here
         x = x.detach().cpu().numpy()
-    arr = np.asarray(x if x is not None else [], dtype=dtype)
-    if arr.size == 0:
+    try:
+        raw = np.asarray(x if x is not None else [])
+        if raw.dtype == object or raw.dtype.kind in "USc":
+            raise TypeError
+        values = raw.astype(np.float64) if raw.size else raw
+    except (TypeError, ValueError):
+        raise ValueError(f"update: {name} must be numbers (a tensor, an array or a list), got {type(x).__name__}") from None
+    if raw.size == 0:
         return np.zeros((0, 4) if ndim == 2 else (0,), dtype=dtype)
-    if ndim == 2 and (arr.ndim != 2 or arr.shape[1] != 4):
-        raise ValueError(f"{name}: expected shape (N, 4) boxes, got {arr.shape}")
-    if ndim == 1 and arr.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D array, got shape {arr.shape}")
-    return arr
+    if ndim == 2 and (raw.ndim != 2 or raw.shape[1] != 4):
+        raise ValueError(f"update: {name} must be (N, 4) xyxy boxes, got shape {raw.shape}")
+    if ndim == 1 and raw.ndim != 1:
+        raise ValueError(f"update: {name} must be a 1-D array, got shape {raw.shape}")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        rows = int(bad.any(1).sum()) if ndim == 2 else int(bad.sum())
+        raise ValueError(f"update: {name} must be finite, got {rows} entr{'y' if rows == 1 else 'ies'} with NaN or inf")
+    if np.dtype(dtype) == np.int64 and np.any(values != np.round(values)):
+        odd = values[values != np.round(values)][0]
+        raise ValueError(f"update: {name} must be whole numbers (class indices), got {odd:g}")
+    if np.dtype(dtype) == np.bool_ and not np.isin(values, (0.0, 1.0)).all():
+        odd = values[~np.isin(values, (0.0, 1.0))][0]
+        raise ValueError(f"update: {name} must be booleans or 0/1, got {odd:g}")
+    if ndim == 2:
+        inverted = (values[:, 2] < values[:, 0]) | (values[:, 3] < values[:, 1])
+        if inverted.any():
+            i = int(np.flatnonzero(inverted)[0])
+            raise ValueError(
+                f"update: {name} must be xyxy with x1 <= x2 and y1 <= y2, got {int(inverted.sum())} inverted "
+                f"box(es), e.g. row {i}: {values[i].tolist()}"
+            )
+    return values.astype(dtype)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray, offset: float = 0.0) -> np.ndarray:
@@ -263,9 +291,13 @@ class DetectionMetrics:
     Args:
         num_classes: labels are ``0 .. num_classes - 1``.
         class_names: names for the per-class table (default ``"0"``, ``"1"``, ...).
-        voc_iou: IoU a VOC match must exceed (0.5).
+        voc_iou: IoU a VOC match must exceed (0.5), in [0, 1).
         voc_pixel_offset: 0 for continuous coordinates (default, as COCO); 1 to count integer
             pixels as the original VOC devkit does.
+
+    :meth:`update` refuses NaN or infinite boxes and scores, inverted boxes (``x2 < x1``),
+    labels that are not whole numbers in ``[0, num_classes)`` and flags other than 0/1: a NaN
+    score has no rank, and a cast would silently turn ``0.7`` into class 0.
 
     ``compute()`` returns a dict with ``map50_voc11``, ``map50``, ``map``, ``map50_coco``,
     ``map75``, ``map_small``, ``map_medium``, ``map_large``, ``mar_1``, ``mar_10``, ``mar_100``,
@@ -288,8 +320,12 @@ class DetectionMetrics:
         voc_iou: float = 0.5,
         voc_pixel_offset: float = 0.0,
     ) -> None:
-        if num_classes < 1:
-            raise ValueError(f"DetectionMetrics: num_classes must be >= 1, got {num_classes}")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+            raise ValueError(f"DetectionMetrics: num_classes must be an int >= 1, got {num_classes!r}")
+        if not isinstance(voc_iou, (int, float, np.floating, np.integer)) or isinstance(voc_iou, bool) or not 0.0 <= voc_iou < 1.0:
+            raise ValueError(f"DetectionMetrics: voc_iou must be a number in [0, 1), got {voc_iou!r}")
+        if voc_pixel_offset not in (0, 1):
+            raise ValueError(f"DetectionMetrics: voc_pixel_offset must be 0 or 1, got {voc_pixel_offset!r}")
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(
                 f"DetectionMetrics: {len(class_names)} class_names for num_classes={num_classes}"
@@ -526,6 +562,17 @@ def evaluate_detections(
     if len(predictions) != len(targets):
         raise ValueError(f"evaluate_detections: {len(predictions)} predictions for {len(targets)} targets")
     metrics = DetectionMetrics(num_classes, class_names, **kwargs)
-    for p, t in zip(predictions, targets):
-        metrics.update(p["boxes"], p["scores"], p["labels"], t["boxes"], t["labels"], t.get("difficult"))
+    for i, (p, t) in enumerate(zip(predictions, targets)):
+        for name, item, keys in (("predictions", p, ("boxes", "scores", "labels")), ("targets", t, ("boxes", "labels"))):
+            if not isinstance(item, Mapping):
+                raise ValueError(f"evaluate_detections: {name}[{i}] must be a dict with keys {list(keys)}, "
+                                 f"got {type(item).__name__}")
+            missing = [k for k in keys if k not in item]
+            if missing:
+                raise ValueError(f"evaluate_detections: {name}[{i}] has no {missing} (expected keys {list(keys)}), "
+                                 f"got keys {sorted(map(str, item))}")
+        try:
+            metrics.update(p["boxes"], p["scores"], p["labels"], t["boxes"], t["labels"], t.get("difficult"))
+        except ValueError as exc:
+            raise ValueError(f"evaluate_detections: image {i}: {exc}") from None
     return metrics.compute()

@@ -39,7 +39,6 @@ def read_torch_file(path: str | os.PathLike, *, who: str = "load_checkpoint", ma
             suggests ``weights_only=False``.
     """
     import pickle
-    import zipfile
 
     path = Path(path)
     if path.is_dir():
@@ -50,9 +49,9 @@ def read_torch_file(path: str | os.PathLike, *, who: str = "load_checkpoint", ma
     if size == 0:
         raise CheckpointError(f"{who}: {path} is empty (0 bytes); expected a torch checkpoint (an interrupted copy?)")
     with open(path, "rb") as f:
-        head = f.read(2)
+        head = f.read(4)
     # torch.save writes a zip archive (PyTorch >= 1.6) or, in the legacy format, a pickle stream
-    if not (zipfile.is_zipfile(path) or head[:1] == b"\x80"):
+    if not (head == b"PK\x03\x04" or head[:1] == b"\x80"):
         raise CheckpointError(f"{who}: {path} is not a torch checkpoint ({size} bytes, neither a zip archive nor a "
                               "pickle stream, as torch.save writes)")
     try:

@@ -32,10 +32,13 @@ and loss curve as an uninterrupted run, because:
 1. the checkpoint is taken at an epoch boundary and holds *all* the state the next epoch reads:
    weights and buffers, optimiser moments, scheduler step, GradScaler, and every random-number
    generator (torch, numpy, Python ``random``, the DataLoader's and its sampler's generators;
-   a ``DistributedSampler`` is reseeded from the epoch number instead);
+   a ``DistributedSampler`` is reseeded from the epoch number instead), and what is derived
+   from the epoch number is told it: the loader's augmentation epoch (``set_epoch`` of an
+   :class:`~attnlab.data.loader.EpochLoader`) and a ``DistributedSampler``'s shuffle;
 2. the epoch the kill interrupted is redone from that state, so it draws the same shuffles,
    dropout masks and augmentations; DataLoader workers get seeds from the restored generator
-   (keep ``persistent_workers=False``, the default: persistent workers are seeded only once);
+   (keep ``persistent_workers=False``, the default: persistent workers are seeded only once), and
+   the loader is started exactly once per epoch;
 3. CPU kernels give identical bits for identical inputs with the same torch build and the same
    number of threads (keep ``torch.set_num_threads`` fixed across the two runs);
    ``deterministic=True`` also asks torch for deterministic algorithms and turns cuDNN
