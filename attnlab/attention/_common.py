@@ -109,6 +109,16 @@ def check_input(module: nn.Module, x: object) -> None:
         )
 
 
+def check_spatial(module: nn.Module, x: Tensor) -> None:
+    """Blocks that pool over the map (CBAM's max pooling, CA's strips) need at least one row and
+    one column: a map with none has nothing to pool."""
+    if x.shape[2] == 0 or x.shape[3] == 0:
+        raise ValueError(
+            f"{type(module).__name__}: input height and width (dims 2 and 3) must be >= 1, "
+            f"got input of shape {tuple(x.shape)}"
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # gate functions
 # --------------------------------------------------------------------------------------------

@@ -99,6 +99,7 @@ class ChannelAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _common.check_input(self, x)
+        _common.check_spatial(self, x)
         a = 0
         if self.pool != "max":
             a = a + self.mlp(x.mean((2, 3), keepdim=True))  # W1 delta(W0 F_avg)
@@ -144,6 +145,7 @@ class SpatialAttention(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _common.check_input(self, x)
+        _common.check_spatial(self, x)
         d = torch.cat((x.mean(1, keepdim=True), x.amax(1, keepdim=True)), 1)  # [mean_c F; max_c F]
         a = self.conv1(d)  # f^{k x k}(...), (B, 1, H, W)
         if self.bn is not None:
