@@ -54,9 +54,10 @@ def execute(paths: list[Path]) -> None:
     import os
     import tempfile
 
-    # saved experiment runs (attnlab.experiments.runs) go to a fresh folder: stored outputs come
-    # from runs trained now, not from an earlier session's
-    os.environ["ATTNLAB_RUNS_DIR"] = tempfile.mkdtemp(prefix="attnlab-runs-")
+    # saved experiment runs (attnlab.experiments.runs) go to a fresh folder unless one is named:
+    # stored outputs come from runs trained now, not from an earlier session's
+    if not os.environ.get("ATTNLAB_RUNS_DIR"):
+        os.environ["ATTNLAB_RUNS_DIR"] = tempfile.mkdtemp(prefix="attnlab-runs-")
     for path in paths:
         print(f"executing {path.name} ...", flush=True)
         subprocess.run(

@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test of the measuring: 64 px, batch 2, 1 repeat, eager only unless --modes")
-    parser.add_argument("--out", default=str(Path("runs") / "bench" / "train.json"))
+    parser.add_argument("--out", default="bench-results/train.json", help="JSON file to write (bench-results/ is git-ignored, as for every bench)")
     args = parser.parse_args(argv)
 
     try:

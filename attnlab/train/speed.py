@@ -7,7 +7,7 @@ measures the detector's training step in each :data:`MODES` side by side; this m
 those measurements into the mode a trainer should use:
 
     mode = training_mode("cuda")                       # the documented default for the device
-    mode = training_mode("cpu", measured="runs/bench/train.json", steps=3000)  # from a benchmark
+    mode = training_mode("cpu", measured="bench-results/train.json", steps=3000)  # from a benchmark
     model_for_steps = apply_training_mode(model, mode)  # keep ``model`` for checkpoints
     images = prepare_images(images, mode)
 
