@@ -66,3 +66,12 @@ def test_result_and_evaluation():
     assert 0.0 <= m["map50"] <= 1.0 and len(m["per_class"]) == 6
     summary = r.summary()
     assert summary["recipe"]["image_size"] == 64 and summary["model"]["attention"] == "eca"
+
+
+@pytest.mark.parametrize("override, message", [({"n_train": 0}, "n_train must be an int >= 1, got 0"),
+                                                ({"epochs": -1}, "epochs must be an int >= 1"),
+                                                ({"n_test": 2.5}, "n_test must be an int >= 1"),
+                                                ({"image_size": 100}, "image_size must be a positive multiple of 32, got 100")])
+def test_bad_sizes_are_refused_by_name(override, message):
+    with pytest.raises(ValueError, match=message):
+        detector_recipe("quick", **override)

@@ -164,7 +164,15 @@ def detector_recipe(profile: Any = None, **overrides: Any) -> DetectorRecipe:
         overrides["anchors_mask"] = tuple(tuple(int(i) for i in m) for m in overrides["anchors_mask"])
     if "hsv" in overrides and overrides["hsv"] is not None:
         overrides["hsv"] = tuple(float(v) for v in overrides["hsv"])
-    return dataclasses.replace(base, **overrides)
+    recipe = dataclasses.replace(base, **overrides)
+    for name in ("n_train", "n_val", "n_test", "epochs", "batch_size"):
+        value = getattr(recipe, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"detector_recipe: {name} must be an int >= 1, got {value!r}")
+    size = recipe.image_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 32 or size % 32:
+        raise ValueError(f"detector_recipe: image_size must be a positive multiple of 32, got {size!r}")
+    return recipe
 
 
 # --------------------------------------------------------------------------------------------
