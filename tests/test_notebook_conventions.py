@@ -67,7 +67,7 @@ STDLIB = {"json", "math", "os", "pathlib", "platform", "re", "statistics", "sys"
           "time", "warnings", "types", "shutil", "subprocess", "urllib", "io", "contextlib", "itertools",
           "functools", "collections", "dataclasses", "typing", "random", "hashlib", "http", "threading"}
 # what attnlab brings (its dependencies) and what an extra named in the install cell brings
-ATTNLAB_BRINGS = {"attnlab", "torchinfo"}
+ATTNLAB_BRINGS = {"attnlab", "torchinfo", "scipy"}
 EXTRAS = {"export": {"onnx", "onnxruntime"}}
 
 
