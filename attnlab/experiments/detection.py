@@ -61,7 +61,7 @@ def compare_detectors(
         seeds: training seeds; seeds run in the outer loop, so a session cut short still has
             every variant at the first seeds.
         store: where finished runs are saved (:func:`detector_store`).
-        profile, progress, **overrides: passed to :func:`attnlab.train.recipes.train_detector`.
+        profile, progress, overrides: passed to :func:`attnlab.train.recipes.train_detector`.
         keep_checkpoints: seeds whose final weights stay on disk for :func:`trained_model`
             (default: the first seed); other runs' checkpoints are deleted once the run is saved.
         log: called with one line per run (``None``: silent).
