@@ -163,9 +163,7 @@ def evaluate_voc(
         the :class:`attnlab.metrics.DetectionMetrics` dict (``map50`` is VOC's all-point AP,
         ``map50_voc11`` the VOC2007 11-point one).
     """
-    from attnlab.data.transforms import letterbox
-    from attnlab.data.images import to_tensor
-    from attnlab.detection.decode import decode
+    from attnlab.detection.predictor import Predictor
     from attnlab.metrics import DetectionMetrics
 
     for name in ("annotations", "raw", "class_names"):
@@ -173,29 +171,16 @@ def evaluate_voc(
             raise TypeError(f"evaluate_voc: dataset must be a VOCDetection (it has no {name!r}), got {type(dataset).__name__}")
     metrics = DetectionMetrics(len(dataset.class_names), list(dataset.class_names))
     if predict is None:
-        if device is None:
-            p = next(model.parameters(), None)
-            device = p.device if p is not None else "cpu"
-        device = torch.device(device)
+        # the predictor letterboxes, decodes, applies NMS and maps the boxes back (clipped)
+        predictor = Predictor(model, input_size=image_size, conf_threshold=conf_threshold, nms_iou=nms_iou,
+                              device=device, max_detections=max_detections)
 
-        @torch.no_grad()
         def predict(image):
-            out, lb = letterbox(image, image_size)
-            x = to_tensor(out)[None].to(device)
-            (det,) = decode(model(x), model.num_classes, tuple(x.shape[-2:]), model.anchors, model.anchors_mask,
-                            conf_threshold=conf_threshold, nms_iou=nms_iou, max_detections=max_detections)
-            return lb.invert_boxes(det.boxes.cpu(), clip=True), det.scores.cpu(), det.labels.cpu()
+            result = predictor(image)
+            return result.boxes, result.scores, result.labels
 
-    was_training = getattr(model, "training", False)
-    if model is not None:
-        model.eval()
-    try:
-        for index, annotation in enumerate(dataset.annotations):
-            image, boxes = dataset.raw(index)
-            det_boxes, scores, labels = predict(image)
-            metrics.update(det_boxes, scores, labels, boxes[:, :4], boxes[:, 4].astype("int64"),
-                           annotation.difficult)
-    finally:
-        if model is not None:
-            model.train(was_training)
+    for index, annotation in enumerate(dataset.annotations):
+        image, boxes = dataset.raw(index)
+        det_boxes, scores, labels = predict(image)
+        metrics.update(det_boxes, scores, labels, boxes[:, :4], boxes[:, 4].astype("int64"), annotation.difficult)
     return metrics.compute()
