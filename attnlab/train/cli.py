@@ -325,12 +325,6 @@ def _bare_spec(args: argparse.Namespace) -> dict[str, Any]:
     return {"attention": attention, "class_names": _class_names(args.classes, args.num_classes)}
 
 
-def _checkpoint_file(path: Path) -> Path:
-    if path.is_dir():
-        return path / "best.pt" if (path / "best.pt").exists() else path / "last.pt"
-    return path
-
-
 def _load_model(checkpoint: str | None, device: str, *, num_classes: int = 6, input_size: int | None = None,
                 allow_untrained: bool = False, untrained_flag: bool = False,
                 bare: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any], bool]:
@@ -343,7 +337,7 @@ def _load_model(checkpoint: str | None, device: str, *, num_classes: int = 6, in
     ``--classes``/``--num-classes``) and loaded strictly.
     """
     from attnlab.train.checkpoint import load_checkpoint as read_checkpoint
-    from attnlab.train.recipes import load_trained, model_config
+    from attnlab.train.recipes import checkpoint_file, model_config, model_from_checkpoint
 
     bare = bare or {}
     if checkpoint and allow_untrained:
@@ -351,13 +345,13 @@ def _load_model(checkpoint: str | None, device: str, *, num_classes: int = 6, in
     path = Path(checkpoint) if checkpoint else DEFAULT_RUN
     exists = path.is_file() or (path.is_dir() and ((path / "best.pt").exists() or (path / "last.pt").exists()))
     if exists:
-        file = _checkpoint_file(path)
+        file = checkpoint_file(path)
         raw = read_checkpoint(file, map_location="cpu")
         if (raw.get("extra") or {}).get("model"):
             if bare.get("attention") is not None or bare.get("class_names") is not None:
                 raise CLIError(f"--checkpoint {path} carries its model configuration; --attention, --phi, "
                                "--classes and --num-classes are only for bare state_dicts")
-            model, config = load_trained(path, device)
+            model, config = model_from_checkpoint(raw, device, source=file)   # read once
             return model, config, True
         if bare.get("attention") is None or bare.get("class_names") is None:
             raise CLIError(
@@ -420,14 +414,14 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
 
     from attnlab.data import ShapesDetection
     from attnlab.train.checkpoint import load_checkpoint
-    from attnlab.train.recipes import evaluate_detector
+    from attnlab.train.recipes import checkpoint_file, evaluate_detector
 
     device = _device(args.device)
     model, config, _ = _load_model(args.checkpoint, device, input_size=args.image_size, bare=_bare_spec(args))
     ckpt_path = Path(args.checkpoint) if args.checkpoint else DEFAULT_RUN
     folder = ckpt_path if ckpt_path.is_dir() else ckpt_path.parent
     recipe: dict[str, Any] = {}
-    ck_file = _checkpoint_file(ckpt_path)
+    ck_file = checkpoint_file(ckpt_path)
     if args.voc is not None:
         from attnlab.data import VOCDetection
         from attnlab.train.voc import evaluate_voc

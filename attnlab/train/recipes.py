@@ -524,13 +524,24 @@ def load_trained(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     ``best.pt``, or a folder holding them: ``best.pt`` preferred). Returns ``(model, config)``."""
     from attnlab.train.checkpoint import load_checkpoint
 
+    path = checkpoint_file(path)
+    return model_from_checkpoint(load_checkpoint(path, map_location="cpu"), device, source=path)
+
+
+def checkpoint_file(path: str | os.PathLike) -> Path:
+    """A run folder's checkpoint (``best.pt`` when it exists, else ``last.pt``), or ``path`` itself."""
     path = Path(path)
     if path.is_dir():
-        path = path / "best.pt" if (path / "best.pt").exists() else path / "last.pt"
-    ckpt = load_checkpoint(path, map_location="cpu")
+        return path / "best.pt" if (path / "best.pt").exists() else path / "last.pt"
+    return path
+
+
+def model_from_checkpoint(ckpt: Mapping[str, Any], device: str | torch.device = "cpu", *,
+                          source: Any = "checkpoint") -> tuple[Any, dict[str, Any]]:
+    """``(model, config)`` from a checkpoint dict already read (see :func:`load_trained`)."""
     config = dict((ckpt.get("extra") or {}).get("model") or {})
     if not config:
-        raise ValueError(f"load_trained: {path} has no model configuration (not written by train_detector?)")
+        raise ValueError(f"load_trained: {source} has no model configuration (not written by train_detector?)")
     model = model_from_config(config)
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval(), config
