@@ -208,17 +208,15 @@ class Trainer:
         self.amp_dtype = torch.float16 if cuda else torch.bfloat16
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_amp and cuda)  # float16 only
         # how the step runs: channels-last and/or torch.compile (attnlab.train.speed)
-        from attnlab.train.speed import MODES, apply_training_mode, training_mode
-
         if mode == "auto":
-            self.mode = training_mode(self.device, measured=mode_bench, steps=None)
+            self.mode = speed.training_mode(self.device, measured=mode_bench, steps=None)
         elif mode in ("off", "eager"):
             self.mode = "eager"
-        elif mode in MODES:
+        elif mode in speed.MODES:
             self.mode = mode
         else:
-            raise ValueError(f"Trainer: mode must be 'auto', 'off' or one of {list(MODES)}, got {mode!r}")
-        self.step_model = apply_training_mode(self.model, self.mode)  # self.model stays the one saved
+            raise ValueError(f"Trainer: mode must be 'auto', 'off' or one of {list(speed.MODES)}, got {mode!r}")
+        self.step_model = speed.apply_training_mode(self.model, self.mode)  # self.model stays the one saved
 
         # the sub-module to freeze for the first epochs (and which of its parameters were
         # trainable to begin with, so that unfreezing does not thaw what the caller froze)
