@@ -27,6 +27,8 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from attnlab.viz.comparison import mean_and_spread
+
 __all__ = ["compare_to_baseline", "verdict_sentence", "t_quantile", "prediction_interval", "ALPHA"]
 
 #: the family-wise error rate of one comparison table
@@ -42,13 +44,6 @@ def t_quantile(p: float, df: int) -> float:
     from scipy.stats import t
 
     return float(t.ppf(p, df))
-
-
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    return mean, std
 
 
 def compare_to_baseline(
@@ -121,13 +116,13 @@ def compare_to_baseline(
     t = t_quantile(1 - alpha / (2 * k), n - 1) if n > 1 else math.nan
     rows = []
     for name in names:
-        mean, std = _mean_std([by_variant[name][s] for s in base_seeds])
+        mean, std = mean_and_spread([by_variant[name][s] for s in base_seeds])
         row = {"variant": name, "n": n, "mean": mean, "std": std, "t": t, "level": level, "k": k}
         if name == baseline:
             rows.append({**row, "delta": 0.0, "se": 0.0, "low": 0.0, "high": 0.0, "clear": False})
             continue
         diffs = [by_variant[name][s] - base[s] for s in base_seeds]    # d_i, one per seed
-        delta, s_d = _mean_std(diffs)                                   # mean and spread of d
+        delta, s_d = mean_and_spread(diffs)                                   # mean and spread of d
         se = s_d / math.sqrt(n)                                         # SE(d) = s_d / sqrt(n)
         low, high = (delta - t * se, delta + t * se) if n > 1 else (math.nan, math.nan)
         clear = n > 1 and (low > 0 or high < 0)                         # the interval excludes 0
@@ -184,6 +179,6 @@ def prediction_interval(reference: Sequence[float], alpha: float = ALPHA) -> tup
     if not 0 < alpha < 1:
         raise ValueError(f"prediction_interval: alpha must be in (0, 1), got {alpha!r}")
     n = len(values)
-    mean, std = _mean_std(values)
+    mean, std = mean_and_spread(values)
     half = t_quantile(1 - alpha / 2, n - 1) * std * math.sqrt(1 + 1 / n)
     return mean - half, mean + half
