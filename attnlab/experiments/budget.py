@@ -212,31 +212,30 @@ def measure_step(model: nn.Module, loss_fn: Callable[[Any], torch.Tensor], batch
     """
     import copy
 
+    from attnlab.bench import synchronize
+    from attnlab.train import speed
+
     if steps < 1 or warmup < 0:
         raise ValueError(f"measure_step: steps must be >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
     device = torch.device(device)
     cuda = device.type == "cuda"
     amp = cuda if amp is None else amp
     channels_last = cuda if channels_last is None else channels_last
-    net = copy.deepcopy(model).to(device).train()
-    x = batch.to(device)
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
+    mode = "channels_last" if channels_last else "eager"
+    net = speed.apply_training_mode(copy.deepcopy(model).to(device).train(), mode)
+    x = speed.prepare_images(batch.to(device), mode)
     opt = torch.optim.SGD(net.parameters(), lr=1e-6)
     dtype = torch.float16 if cuda else torch.bfloat16
     times = []
     for i in range(warmup + steps):
-        if cuda:
-            torch.cuda.synchronize(device)
+        synchronize(device)
         start = time.perf_counter()
         with torch.autocast(device.type, dtype=dtype, enabled=amp):
             loss = loss_fn(net(x))
         loss.float().backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-        if cuda:
-            torch.cuda.synchronize(device)
+        synchronize(device)
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return statistics.median(times)
