@@ -122,10 +122,9 @@ def reference_run(variants: Sequence[str], seeds: Sequence[int], *, profile: Any
 
     Interrupted, it continues from the saved runs when called again with the same ``runs_dir``.
     """
-    import json
     import time
 
-    from attnlab.bench import environment, jsonable
+    from attnlab.bench import environment, jsonable, write_json
     from attnlab.profiles import Profile, get_profile
     from attnlab.train.recipes import detector_recipe
 
@@ -136,7 +135,7 @@ def reference_run(variants: Sequence[str], seeds: Sequence[int], *, profile: Any
     start = time.perf_counter()
     rows = compare_detectors(list(variants), list(seeds), store, profile=prof, keep_checkpoints=[],
                              log=log, **overrides)
-    runs = [{k: r[k] for k in ("variant", "seed", "map50", "map", "map50_voc11", "seconds")} for r in rows]
+    runs = [{k: r[k] for k in ("variant", "seed", *METRICS, "seconds")} for r in rows]
     payload = {
         "format": REFERENCE_FORMAT,
         "experiment": "Chapter 7: YOLOv4-tiny attention variants on synthetic shapes",
@@ -153,8 +152,7 @@ def reference_run(variants: Sequence[str], seeds: Sequence[int], *, profile: Any
         "runs": runs,
     }
     if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(payload, indent=2) + "\n")
+        write_json(out, payload)
     return payload
 
 

@@ -121,16 +121,12 @@ class RunStore:
         path = self.path(variant, seed)
         if path.exists():
             raise FileExistsError(f"RunStore.put: {path} already holds this run; delete it to train it again")
-        from attnlab.bench import environment
+        from attnlab.bench import environment, write_json
 
         payload = {"format": FORMAT, "experiment": self.experiment, "config_hash": self.hash,
                    "config": self.config, "variant": variant, "seed": seed,
                    "result": _jsonable(dict(result)), "provenance": environment()}
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=1) + "\n")
-        os.replace(tmp, path)
-        return path
+        return write_json(path, payload)   # atomic: a temporary file, then a rename
 
     def run(self, variant: str, seed: int, train: Callable[[], Mapping[str, Any]]) -> tuple[dict[str, Any], bool]:
         """``(result, trained_now)``: the saved result if this run finished before, else
