@@ -146,8 +146,11 @@ def iou(boxes1: torch.Tensor, boxes2: torch.Tensor, kind: str = "iou", *, aligne
         fmt: format of both inputs (converted to ``xyxy`` first).
         eps: added to denominators so that degenerate boxes give finite values.
 
-    In CIoU the trade-off weight ``alpha`` is treated as a constant for the gradient, as in the
-    DIoU/CIoU paper and the reference loss.
+    In CIoU the trade-off weight ``alpha`` is treated as a constant for the gradient, as the
+    DIoU/CIoU authors' PyTorch code does (``torch.no_grad()`` around ``alpha`` in
+    ``Zzh-tju/DIoU-SSD-pytorch``, ``utils/box/box_utils.py``). The YOLOv4-tiny reference project
+    differentiates through ``alpha``; its box-loss gradients differ from these by a few percent,
+    the loss values are the same.
     """
     a, b = _check_boxes(boxes1, "boxes1"), _check_boxes(boxes2, "boxes2")
     if fmt != "xyxy":
