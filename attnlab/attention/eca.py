@@ -15,9 +15,9 @@ The kernel size adapts to the channel count (paper, eq. 12):
     k = \psi(C) = \left|\frac{\log_2 C}{\gamma} + \frac{b}{\gamma}\right|_{odd},
     \qquad \gamma = 2,\; b = 1
 
-where :math:`|t|_{odd}` is "the nearest odd number of t". The reference code (the authors' and
-the YOLOv4-tiny project's) computes ``t = int(abs((log2(C) + b) / gamma))`` and adds 1 when ``t``
-is even. The two agree except where ``t`` is an even integer, where "nearest odd" is a tie
+where :math:`|t|_{odd}` is "the nearest odd number of t". The YOLOv4-tiny reference project's
+``eca_block`` (and much third-party code) computes ``t = int(abs((log2(C) + b) / gamma))`` and
+adds 1 when ``t`` is even. The two agree except where ``t`` is an even integer, where "nearest odd" is a tie
 (e.g. C = 128: t = 4, the reference takes 5). :func:`eca_kernel_size` offers both:
 ``rule="reference"`` (default; what published weights were trained with) and ``rule="paper"``
 (nearest odd to the real-valued t, a tie broken towards the smaller kernel, so 3 at C = 128;
