@@ -104,7 +104,11 @@ def test_comparison_draws_one_panel_per_column_and_rejects_bad_scales():
 
 def test_diagrams_validate_their_arguments():
     vc.draw_eca_diagram(channels=8, k=3, focus=0)
-    vc.draw_coord_attention_diagram()
+    texts = lambda ax: " ".join(t.get_text() for t in ax.texts)  # noqa: E731
+    assert "BN + ReLU" in texts(vc.draw_coord_attention_diagram())  # the default block's activation
+    assert "BN + h-swish" in texts(vc.draw_coord_attention_diagram(activation="hswish"))
+    with pytest.raises(ValueError, match="activation must be 'relu' or 'hswish', got 'gelu'"):
+        vc.draw_coord_attention_diagram(activation="gelu")
     with pytest.raises(ValueError, match="k must be odd"):
         vc.draw_eca_diagram(channels=8, k=4)
     with pytest.raises(ValueError, match="focus"):

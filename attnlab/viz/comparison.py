@@ -436,10 +436,16 @@ def draw_eca_diagram(channels: int = 12, k: int = 3, *, focus: int = 5, ax: Axes
     return ax
 
 
-def draw_coord_attention_diagram(ax: Axes | None = None) -> Axes:
+def draw_coord_attention_diagram(ax: Axes | None = None, activation: str = "relu") -> Axes:
     """Coordinate Attention as a flow chart: pool along W and along H, concatenate, shared 1x1
     conv + BN + non-linearity, split, one 1x1 conv and sigmoid per direction, and multiply the
-    input by both gates (broadcast along the other axis)."""
+    input by both gates (broadcast along the other axis).
+
+    ``activation`` names the non-linearity as :class:`attnlab.attention.CoordAttention` does:
+    ``"relu"`` (its default, the reference project's) or ``"hswish"`` (the authors' code)."""
+    labels = {"relu": "ReLU", "hswish": "h-swish"}
+    if activation not in labels:
+        raise ValueError(f"draw_coord_attention_diagram: activation must be 'relu' or 'hswish', got {activation!r}")
     ax = _new_ax(ax, figsize=(9, 3.8))
     blue, green, orange, grey = "#c6dbef", "#c7e9c0", "#fdd0a2", "#eeeeee"
     fs = 7
@@ -448,7 +454,7 @@ def draw_coord_attention_diagram(ax: Axes | None = None) -> Axes:
     _box(ax, 1.9, 0.5, 2.0, 0.7, "Y-pool: average over H\nC x 1 x W", grey, fs)
     _arrow(ax, (1.3, 2.2), (1.9, 3.1))
     _arrow(ax, (1.3, 1.8), (1.9, 0.9))
-    _box(ax, 4.4, 1.45, 2.2, 1.1, "concat: C x 1 x (H+W)\nshared 1x1 conv C -> C/r\nBN + h-swish", green, fs)
+    _box(ax, 4.4, 1.45, 2.2, 1.1, "concat: C x 1 x (H+W)\nshared 1x1 conv C -> C/r\nBN + " + labels[activation], green, fs)
     _arrow(ax, (3.9, 3.1), (4.5, 2.4))
     _arrow(ax, (3.9, 0.9), (4.5, 1.6))
     _box(ax, 7.1, 2.8, 2.2, 0.7, "split, 1x1 conv $F_h$, sigmoid\n$g^h$: C x H x 1", orange, fs)
