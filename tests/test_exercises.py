@@ -212,6 +212,9 @@ def test_unletterbox():
     verdict(ex.check_unletterbox(lambda b, s, px, py: (b - pads(px, py)) / s), passed=True)
     verdict(ex.check_unletterbox(lambda b, s, px, py: b / s - pads(px, py)), passed=False, hint="order")
     verdict(ex.check_unletterbox(lambda b, s, px, py: (b - pads(py, px)) / s), passed=False, hint="pad_x")
+    # an answer that ignores pad_x passes a wide photo (pad_x = 0) but not the tall one
+    verdict(ex.check_unletterbox(lambda b, s, px, py: (b - pads(0.0, py)) / s), passed=False, hint="tall photo")
+    verdict(ex.check_unletterbox(lambda b, s, px, py: (b - pads(px, 0.0)) / s), passed=False, hint="wide photo")
 
 
 def test_results_print_as_a_verdict_with_hints():

@@ -322,20 +322,28 @@ def check_slot_overhead(fn: Callable[[list[int], int], int], slots: tuple[int, .
 
 # --- chapter 8 ----------------------------------------------------------------------------------
 def check_unletterbox(fn: Callable[[torch.Tensor, float, float, float], torch.Tensor]) -> CheckResult:
-    """Chapter 8: ``fn(boxes, scale, pad_x, pad_y)`` maps letterboxed xyxy boxes back to the original image."""
+    """Chapter 8: ``fn(boxes, scale, pad_x, pad_y)`` maps letterboxed xyxy boxes back to the original image.
+
+    Tried on a wide photo (padding above and below, ``pad_x = 0``) and on a tall one (padding left
+    and right, ``pad_y = 0``), so an answer that ignores either padding fails."""
     name = "undo the letterbox"
-    scale, pad_x, pad_y = 0.65, 0.0, 52.0
     original = torch.tensor([[10.0, 20.0, 110.0, 220.0], [300.0, 40.0, 500.0, 90.0]])
-    letterboxed = original * scale + torch.tensor([pad_x, pad_y, pad_x, pad_y])
-    y, err = _call(name, fn, letterboxed.clone(), scale, pad_x, pad_y)
-    if err is not None:
-        return err
-    if hint := _shape_hint(y, tuple(original.shape), "the boxes"):
-        return _fail(name, hint)
-    if torch.allclose(y, original, atol=1e-3):
-        return CheckResult(name, True)
-    if torch.allclose(y, letterboxed / scale - torch.tensor([pad_x, pad_y, pad_x, pad_y]), atol=1e-3):
-        return _fail(name, "the order matters: remove the padding first, then divide by the scale.")
-    if torch.allclose(y, (letterboxed - torch.tensor([pad_y, pad_x, pad_y, pad_x])) / scale, atol=1e-3):
-        return _fail(name, "x coordinates take pad_x and y coordinates pad_y: columns 0 and 2 are x.")
-    return _fail(name, "expected (boxes - [pad_x, pad_y, pad_x, pad_y]) / scale.")
+    for what, scale, pad_x, pad_y in (("a wide photo", 0.65, 0.0, 52.0), ("a tall photo", 0.8, 37.0, 0.0)):
+        pad = torch.tensor([pad_x, pad_y, pad_x, pad_y])
+        letterboxed = original * scale + pad
+        y, err = _call(name, fn, letterboxed.clone(), scale, pad_x, pad_y)
+        if err is not None:
+            return err
+        if hint := _shape_hint(y, tuple(original.shape), "the boxes"):
+            return _fail(name, hint)
+        if torch.allclose(y, original, atol=1e-3):
+            continue
+        on = f"On {what} (scale {scale}, pad_x {pad_x}, pad_y {pad_y}): "
+        if torch.allclose(y, letterboxed / scale - pad, atol=1e-3):
+            return _fail(name, on + "the order matters: remove the padding first, then divide by the scale.")
+        if torch.allclose(y, (letterboxed - pad.roll(1)) / scale, atol=1e-3):
+            return _fail(name, on + "x coordinates take pad_x and y coordinates pad_y: columns 0 and 2 are x.")
+        if torch.allclose(y, letterboxed / scale, atol=1e-3):
+            return _fail(name, on + "the padding was not removed: subtract [pad_x, pad_y, pad_x, pad_y] first.")
+        return _fail(name, on + "expected (boxes - [pad_x, pad_y, pad_x, pad_y]) / scale.")
+    return CheckResult(name, True)
