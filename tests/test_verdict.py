@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from attnlab.experiments.verdict import compare_to_baseline, prediction_interval, t_quantile, verdict_sentence
+from attnlab.experiments.verdict import (compare_to_baseline, difference_phrase, display_name, prediction_interval,
+                                       t_quantile, verdict_sentence)
 
 
 def runs_of(table: dict[str, list[float]], metric: str = "map50") -> list[dict]:
@@ -104,3 +105,21 @@ def test_prediction_interval_for_one_more_seed():
         prediction_interval([70.0])
     with pytest.raises(ValueError, match="finite"):
         prediction_interval([70.0, math.inf])
+
+
+def test_names_versus_and_the_difference_phrase():
+    """Part I compares with a named baseline ("baseline", "CBAM") and prints one difference per
+    row; the words follow the numbers (one row clear, one not), and names are written as in the
+    papers."""
+    runs = runs_of({"CBAM": [0.60, 0.61, 0.62], "simam": [0.70, 0.715, 0.72], "kernel 3": [0.61, 0.60, 0.625]})
+    rows = compare_to_baseline(runs, "map50", baseline="CBAM")
+    text = verdict_sentence(rows, baseline="CBAM", what="ablation", metric="accuracy", versus="the default CBAM")
+    assert text.startswith("in this ablation, SimAM is better than the default CBAM in accuracy by +10.2 points")
+    assert "kernel 3 is within noise" in text
+    assert difference_phrase(rows[1]).startswith("+10.2 points (97.5% interval +") and difference_phrase(rows[1]).endswith(": clear")
+    assert difference_phrase(rows[2]).endswith(": within noise")
+    one = compare_to_baseline(runs_of({"none": [0.1], "se": [0.2]}))
+    assert difference_phrase(one[1]) == "+10.0 points (one seed, no interval)"
+    assert display_name("ca") == "CA" and display_name("SE (r=4)") == "SE (r=4)"
+    with pytest.raises(ValueError, match="lacks 'delta'"):
+        difference_phrase({"variant": "se"})

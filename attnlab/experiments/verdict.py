@@ -29,10 +29,20 @@ from typing import Any, Mapping, Sequence
 
 from attnlab.viz.comparison import mean_and_spread
 
-__all__ = ["compare_to_baseline", "verdict_sentence", "t_quantile", "prediction_interval", "ALPHA"]
+__all__ = ["compare_to_baseline", "verdict_sentence", "difference_phrase", "display_name", "t_quantile",
+           "prediction_interval", "ALPHA"]
 
 #: the family-wise error rate of one comparison table
 ALPHA = 0.05
+
+#: how the attention blocks' registry names are written in sentences
+DISPLAY_NAMES = {"none": "no attention", "se": "SE", "cbam": "CBAM", "eca": "ECA", "ca": "CA",
+                 "simam": "SimAM"}
+
+
+def display_name(variant: object) -> str:
+    """``"se"`` -> ``"SE"``, ``"simam"`` -> ``"SimAM"``; any other name (``"SE (r=4)"``) unchanged."""
+    return DISPLAY_NAMES.get(str(variant), str(variant))
 
 
 def t_quantile(p: float, df: int) -> float:
@@ -131,13 +141,20 @@ def compare_to_baseline(
 
 
 def verdict_sentence(
-    rows: Sequence[Mapping[str, Any]], *, baseline: str = "none", what: str = "run", metric: str = "mAP@0.5"
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    baseline: str = "none",
+    what: str = "run",
+    metric: str = "mAP@0.5",
+    versus: str = "the plain model",
 ) -> str:
     """A sentence that says what :func:`compare_to_baseline`'s rows show, computed, never typed.
 
-    Every difference is given with its interval, e.g. ``"in this run, SE differs from the plain
+    Every difference is given with its interval, e.g. ``"in this run, SE is better than the plain
     model in mAP@0.5 by +1.6 points (98.75% interval +0.4 to +2.8); CBAM, ECA and CA are within
-    noise (paired over 5 seeds; intervals corrected for 4 comparisons)"``.
+    noise (paired over 5 seeds; intervals corrected for 4 comparisons)"``. ``versus`` names the
+    baseline in the sentence (``"the default CBAM"`` when the baseline is not the plain model);
+    variant names are written as :func:`display_name` gives them.
     """
     others = [r for r in rows if r["variant"] != baseline]
     if not others:
@@ -148,12 +165,12 @@ def verdict_sentence(
                 f"noise (the rule needs at least two seeds)")
     pct = f"{100 * level:.4g}%"
     clear = [r for r in others if r["clear"]]
-    unclear = [str(r["variant"]).upper() for r in others if not r["clear"]]
+    unclear = [display_name(r["variant"]) for r in others if not r["clear"]]
 
     def listing(names: list[str]) -> str:
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
-    parts = [f"{str(r['variant']).upper()} {'is better' if r['delta'] > 0 else 'is worse'} than the plain model "
+    parts = [f"{display_name(r['variant'])} {'is better' if r['delta'] > 0 else 'is worse'} than {versus} "
              f"in {metric} by {r['delta']:+.1f} points ({pct} interval {r['low']:+.1f} to {r['high']:+.1f})"
              for r in clear]
     if unclear:
@@ -161,6 +178,19 @@ def verdict_sentence(
         parts.append(f"{listing(unclear)} {verb} within noise" + ("" if clear else f" in {metric}"))
     tail = f"paired over {n} seeds" + (f"; intervals corrected for {k} comparisons" if k > 1 else "")
     return f"in this {what}, " + "; ".join(parts) + f" ({tail})"
+
+
+def difference_phrase(row: Mapping[str, Any], unit: str = "points") -> str:
+    """One row of :func:`compare_to_baseline` in words: ``"+1.2 points (98.75% interval +0.3 to
+    +2.1): clear"`` or ``"... : within noise"``; with one seed, ``"+1.2 points (one seed, no
+    interval)"``."""
+    for key in ("delta", "low", "high", "clear", "n", "level"):
+        if key not in row:
+            raise ValueError(f"difference_phrase: row must come from compare_to_baseline; it lacks {key!r}")
+    if row["n"] < 2:
+        return f"{row['delta']:+.1f} {unit} (one seed, no interval)"
+    return (f"{row['delta']:+.1f} {unit} ({100 * row['level']:.4g}% interval {row['low']:+.1f} to "
+            f"{row['high']:+.1f}): {'clear' if row['clear'] else 'within noise'}")
 
 
 def prediction_interval(reference: Sequence[float], alpha: float = ALPHA) -> tuple[float, float]:
