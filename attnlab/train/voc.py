@@ -68,8 +68,9 @@ def train_on_voc(
         epochs, batch_size, lr: the schedule (the reference: 50 epochs from a pretrained backbone
             would be longer; this is sized for a Colab session).
         image_size: the square training and test size (a multiple of 32).
-        pretrained: a checkpoint (the reference's ``.pth`` or attnlab's) to start from; loaded
-            with ``strict=False`` and fresh heads, then the backbone is frozen for ``epochs // 4``.
+        pretrained: a checkpoint (the reference's ``.pth`` or attnlab's) to start from, loaded
+            with ``strict=False``: its prediction heads are kept when their shapes fit (same class
+            count) and started afresh otherwise; the backbone is then frozen for ``epochs // 4``.
         out: checkpoint folder (``last.pt``, ``best.pt``, ``history.json``); resumed when present.
         classes: class names (default: the 20 VOC classes).
         train_split, test_split: the ``ImageSets/Main/<split>.txt`` lists to train and test on.
