@@ -57,7 +57,7 @@ def test_bonferroni_widens_each_interval_with_the_number_of_variants():
 def test_the_sentence_names_clear_variants_with_direction_and_interval():
     rows = compare_to_baseline(runs_of({"none": [0.60, 0.61, 0.62], "se": [0.70, 0.715, 0.72], "cbam": [0.50, 0.51, 0.505]}))
     text = verdict_sentence(rows, what="reference run", metric="mAP@[.5:.95]")
-    assert text.startswith("in this reference run, SE is better than the plain model in mAP@[.5:.95] by +10.2 points "
+    assert text.startswith("in this reference run, SE is better than the plain model in mAP@[.5:.95] by 10.2 points "
                            "(97.5% interval ")
     assert "CBAM is worse than the plain model" in text and text.endswith("(paired over 3 seeds; intervals corrected for 2 comparisons)")
 
@@ -114,7 +114,7 @@ def test_names_versus_and_the_difference_phrase():
     runs = runs_of({"CBAM": [0.60, 0.61, 0.62], "simam": [0.70, 0.715, 0.72], "kernel 3": [0.61, 0.60, 0.625]})
     rows = compare_to_baseline(runs, "map50", baseline="CBAM")
     text = verdict_sentence(rows, baseline="CBAM", what="ablation", metric="accuracy", versus="the default CBAM")
-    assert text.startswith("in this ablation, SimAM is better than the default CBAM in accuracy by +10.2 points")
+    assert text.startswith("in this ablation, SimAM is better than the default CBAM in accuracy by 10.2 points")
     assert "kernel 3 is within noise" in text
     assert difference_phrase(rows[1]).startswith("+10.2 points (97.5% interval +") and difference_phrase(rows[1]).endswith(": clear")
     assert difference_phrase(rows[2]).endswith(": within noise")

@@ -151,7 +151,7 @@ def verdict_sentence(
     """A sentence that says what :func:`compare_to_baseline`'s rows show, computed, never typed.
 
     Every difference is given with its interval, e.g. ``"in this run, SE is better than the plain
-    model in mAP@0.5 by +1.6 points (98.75% interval +0.4 to +2.8); CBAM, ECA and CA are within
+    model in mAP@0.5 by 1.6 points (98.75% interval +0.4 to +2.8); CBAM, ECA and CA are within
     noise (paired over 5 seeds; intervals corrected for 4 comparisons)"``. ``versus`` names the
     baseline in the sentence (``"the default CBAM"`` when the baseline is not the plain model);
     variant names are written as :func:`display_name` gives them.
@@ -171,7 +171,7 @@ def verdict_sentence(
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
     parts = [f"{display_name(r['variant'])} {'is better' if r['delta'] > 0 else 'is worse'} than {versus} "
-             f"in {metric} by {r['delta']:+.1f} points ({pct} interval {r['low']:+.1f} to {r['high']:+.1f})"
+             f"in {metric} by {abs(r['delta']):.1f} points ({pct} interval {r['low']:+.1f} to {r['high']:+.1f})"
              for r in clear]
     if unclear:
         verb = "is" if len(unclear) == 1 else "are"
