@@ -38,9 +38,10 @@ VENV = ROOT / ".venv-colab"
 STACK = ROOT / ".ci" / "colab" / "stack.txt"
 OUT = ROOT / "_build" / "colab-sim"
 KERNEL = "attnlab-colab-sim"
-#: a setup check, a Part I chapter and a Part II chapter (the issue's minimum), and Chapter 8,
-#: which is the one that reaches for optional packages (ONNX) and the network
-DEFAULT = ("00_setup_check", "02_squeeze_excitation", "06_yolov4_tiny", "08_from_notebook_to_use")
+#: a setup check, a Part I chapter (1: widgets on Colab's ipywidgets 7, no training, so it is
+#: quick) and a Part II chapter (6: it reads the detector nbval trained from the shared runs
+#: folder), and Chapter 8, which reaches for optional packages (ONNX) and the network
+DEFAULT = ("00_setup_check", "01_attention_intuition", "06_yolov4_tiny", "08_from_notebook_to_use")
 URL = re.compile(r"git\+https://\S+?@main")
 FAKE_COLAB = "import sys, types\nsys.modules.setdefault('google.colab', types.ModuleType('google.colab'))"
 
