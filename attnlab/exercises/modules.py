@@ -43,10 +43,12 @@ def _build(name: str, cls: Callable[..., nn.Module], *args) -> tuple[nn.Module |
     return block, None
 
 
-def _load(name: str, block: nn.Module, reference: nn.Module) -> CheckResult | None:
-    """Load the reference's weights into the learner's block; a hint naming the keys if they differ."""
+def _run(name: str, block: nn.Module, reference: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor | None, CheckResult | None]:
+    """Load the reference's weights into the learner's block (a hint naming the keys if they
+    differ) and run it on ``x`` (a hint if it fails or returns another shape)."""
+    state = {k: v for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
     mine = {k: tuple(v.shape) for k, v in block.state_dict().items() if not k.endswith("num_batches_tracked")}
-    ref = {k: tuple(v.shape) for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
+    ref = {k: tuple(v.shape) for k, v in state.items()}
     if mine != ref:
         missing = sorted(set(ref) - set(mine))
         extra = sorted(set(mine) - set(ref))
@@ -58,14 +60,9 @@ def _load(name: str, block: nn.Module, reference: nn.Module) -> CheckResult | No
             hints.append(f"not expected: {extra} (biases? the reference layers have none).")
         if shapes:
             hints.append("wrong shapes: " + ", ".join(f"{k} is {mine[k]}, expected {ref[k]}" for k in shapes) + ".")
-        return _fail(name, *hints)
-    state = {k: v for k, v in reference.state_dict().items() if not k.endswith("num_batches_tracked")}
+        return None, _fail(name, *hints)
     block.load_state_dict(state, strict=False)
     block.eval()
-    return None
-
-
-def _output(name: str, block: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor | None, CheckResult | None]:
     with torch.no_grad():
         y, err = _call(name, block, x.clone())
     if err is not None:
@@ -75,6 +72,13 @@ def _output(name: str, block: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor 
             hint += " It looks like a gate: return the input multiplied by the gate(s)."
         return None, _fail(name, hint)
     return y, None
+
+
+def _like(reference: nn.Module, other: nn.Module) -> nn.Module:
+    """``other`` (a variant of the block: another order, pooling, activation) with the
+    reference's weights, in eval mode: what a typical slip would compute."""
+    other.load_state_dict(reference.state_dict())
+    return other.eval()
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -101,30 +105,26 @@ def check_cbam_module(block_class: type[nn.Module], channels: int = 32, ratio: i
         return _fail(name, f"{got} parameters, expected 2*C*floor(C/r) + 2*k^2 = {expected_params} for "
                            f"C={channels}, r={ratio}, k={kernel_size} (no biases).")
     reference = _randomise(CBAM(channels, ratio, kernel_size), seed=31)
-    if (err := _load(name, block, reference)) is not None:
-        return err
     x = _inputs(32, (2, channels, 9, 11))
-    y, err = _output(name, block, x)
+    y, err = _run(name, block, reference, x)
     if err is not None:
         return err
     if _close(y, reference(x)):
         return CheckResult(name, True)
-    slips = []
-    swapped = CBAM(channels, ratio, kernel_size)
-    swapped.load_state_dict(reference.state_dict())
+    swapped = _like(reference, CBAM(channels, ratio, kernel_size))
     with torch.no_grad():
         swapped.spatialattention.conv1.weight.copy_(reference.spatialattention.conv1.weight.flip(1))
-    slips.append((swapped.eval(), "the spatial descriptor stacks the channel mean first, then the max ([mean; max])."))
-    for order, hint in (("spatial-channel", "apply the channel gate first, then the spatial gate to its output."),
-                        ("parallel", "the spatial gate is computed from the channel-gated map F', not from the input F.")):
-        other = CBAM(channels, ratio, kernel_size, order=order)
-        other.load_state_dict(reference.state_dict())
-        slips.append((other.eval(), hint))
-    for pool, hint in (("avg", "the channel gate adds the MLP of the max-pooled descriptor to that of the average."),
-                       ("max", "the channel gate adds the MLP of the average-pooled descriptor to that of the max.")):
-        other = CBAM(channels, ratio, kernel_size, pool=pool)
-        other.load_state_dict(reference.state_dict())
-        slips.append((other.eval(), hint))
+    slips = [
+        (swapped, "the spatial descriptor stacks the channel mean first, then the max ([mean; max])."),
+        (_like(reference, CBAM(channels, ratio, kernel_size, order="spatial-channel")),
+         "apply the channel gate first, then the spatial gate to its output."),
+        (_like(reference, CBAM(channels, ratio, kernel_size, order="parallel")),
+         "the spatial gate is computed from the channel-gated map F', not from the input F."),
+        (_like(reference, CBAM(channels, ratio, kernel_size, pool="avg")),
+         "the channel gate adds the MLP of the max-pooled descriptor to that of the average."),
+        (_like(reference, CBAM(channels, ratio, kernel_size, pool="max")),
+         "the channel gate adds the MLP of the average-pooled descriptor to that of the max."),
+    ]
     with torch.no_grad():
         for other, hint in slips:
             if _close(y, other(x)):
@@ -151,10 +151,8 @@ def check_eca_module(block_class: type[nn.Module], channels: tuple[int, ...] = (
             return _fail(name, f"for C={c}: {got} parameters, expected k = {k} (one bias-free 1-D kernel; "
                                "k from eca_kernel_size's reference rule).")
         reference = _randomise(ECA(c), seed=40 + c)
-        if (err := _load(name, block, reference)) is not None:
-            return err
         x = _inputs(41, (2, c, 5, 6))
-        y, err = _output(name, block, x)
+        y, err = _run(name, block, reference, x)
         if err is not None:
             return err
         if _close(y, reference(x)):
@@ -189,24 +187,20 @@ def check_ca_module(block_class: type[nn.Module], channels: int = 32, reduction:
     if (got := _count(block)) != expected_params:
         return _fail(name, f"{got} parameters, expected {expected_params}: C*(C/r) for conv_1x1, 2*(C/r) for "
                            f"bn, and 2*(C/r)*C for F_h and F_w (C={channels}, C/r={hidden}, no biases).")
-    if (err := _load(name, block, reference)) is not None:
-        return err
     x = _inputs(52, (2, channels, 7, 9))   # H != W, so a swapped axis shows
-    y, err = _output(name, block, x)
+    y, err = _run(name, block, reference, x)
     if err is not None:
         return err
     if _close(y, reference(x)):
         return CheckResult(name, True)
-    hswish = CoordAttention(channels, reduction, activation="hswish")
-    hswish.load_state_dict(reference.state_dict())
-    swapped = CoordAttention(channels, reduction)
-    swapped.load_state_dict(reference.state_dict())
+    hswish = _like(reference, CoordAttention(channels, reduction, activation="hswish"))
+    swapped = _like(reference, CoordAttention(channels, reduction))
     with torch.no_grad():
         swapped.F_h.weight.copy_(reference.F_w.weight)
         swapped.F_w.weight.copy_(reference.F_h.weight)
-        if _close(y, hswish.eval()(x)):
+        if _close(y, hswish(x)):
             return _fail(name, "that is h-swish (the authors' code); the reference block uses ReLU after the BatchNorm.")
-        if _close(y, swapped.eval()(x)):
+        if _close(y, swapped(x)):
             return _fail(name, "F_h and F_w are swapped: the height profile (pooled over W) goes through F_h.")
     return _fail(name, "same layout, different output: pool over W for the height profile and over H for the "
                        "width profile, concatenate along the last axis, conv_1x1 -> bn -> ReLU, split, "
