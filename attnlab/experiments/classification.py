@@ -106,7 +106,8 @@ def train_classifier(
             for CUDA, where convolutions run faster that way).
 
     Returns:
-        dict: ``history`` (one ``{"epoch", "train_loss", "val_loss", "val_acc"}`` per epoch),
+        dict: ``history`` (one ``{"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}`` per
+        epoch; ``train_acc`` is counted on the training batches as they pass, in training mode),
         ``step_losses`` (one loss per step), ``val_acc`` (final accuracy), ``val_loss``,
         ``train_acc``, ``params`` and ``seconds``.
 
@@ -161,7 +162,7 @@ def _train(model, x_train, y_train, x_val, y_val, *, epochs, batch_size, lr, wei
     for epoch in range(1, epochs + 1):
         model.train()
         order = torch.randperm(len(x_train), generator=generator).to(device)
-        running = 0.0
+        running, correct = 0.0, 0
         for i in range(0, len(x_train), batch_size):
             idx = order[i:i + batch_size]
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
@@ -174,8 +175,10 @@ def _train(model, x_train, y_train, x_val, y_val, *, epochs, batch_size, lr, wei
             schedule.step()
             step_losses.append(loss.item())
             running += loss.item() * len(idx)
+            correct += (logits.argmax(1) == y_train[idx]).sum().item()   # free: logits are here
         val = evaluate(model, x_val, y_val, batch_size=max(batch_size, 256), device=device)
         history.append({"epoch": epoch, "train_loss": running / len(x_train),
+                        "train_acc": correct / len(x_train),
                         "val_loss": val["loss"], "val_acc": val["acc"]})
         if verbose:
             h = history[-1]

@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 from attnlab.viz.comparison import mean_and_spread
 
 __all__ = ["compare_to_baseline", "verdict_sentence", "difference_phrase", "display_name", "t_quantile",
-           "prediction_interval", "ALPHA"]
+           "prediction_interval", "check_against_reference", "ALPHA"]
 
 #: the family-wise error rate of one comparison table
 ALPHA = 0.05
@@ -212,3 +212,40 @@ def prediction_interval(reference: Sequence[float], alpha: float = ALPHA) -> tup
     mean, std = mean_and_spread(values)
     half = t_quantile(1 - alpha / 2, n - 1) * std * math.sqrt(1 + 1 / n)
     return mean - half, mean + half
+
+
+def check_against_reference(
+    live: Sequence[Mapping[str, Any]],
+    reference: Sequence[Mapping[str, Any]],
+    metric: str,
+    *,
+    scale: float = 100.0,
+    alpha: float = ALPHA,
+) -> list[dict[str, Any]]:
+    """Each live run against the reference runs of its variant: is it inside their
+    :func:`prediction_interval`?
+
+    Args:
+        live: runs made now (``{"variant", "seed", metric}``), with the reference's recipe.
+        reference: the committed reference's runs, same keys.
+        metric, scale: the value compared (``scale`` as in :func:`compare_to_baseline`).
+
+    Returns:
+        one row per live run: ``{"variant", "seed", "value", "low", "high", "inside",
+        "same_seed"}``, where ``same_seed`` is the reference's value for the same variant and
+        seed (``None`` if the reference has no such run). The caller asserts ``inside``.
+
+    Raises:
+        ValueError: a live variant has fewer than two reference runs.
+    """
+    rows = []
+    for run in live:
+        values = {r["seed"]: scale * float(r[metric]) for r in reference if r["variant"] == run["variant"]}
+        if len(values) < 2:
+            raise ValueError(f"check_against_reference: the reference has {len(values)} runs of "
+                             f"{run['variant']!r}; at least 2 are needed for an interval")
+        low, high = prediction_interval(list(values.values()), alpha)
+        value = scale * float(run[metric])
+        rows.append({"variant": run["variant"], "seed": run["seed"], "value": value, "low": low,
+                     "high": high, "inside": low <= value <= high, "same_seed": values.get(run["seed"])})
+    return rows

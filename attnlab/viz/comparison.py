@@ -29,6 +29,7 @@ __all__ = [
     "group_by_variant",
     "mean_and_spread",
     "plot_seed_spread",
+    "plot_learning_curves",
     "plot_kernel_size_rules",
     "plot_param_growth",
     "plot_effective_maps",
@@ -155,6 +156,59 @@ def plot_seed_spread(
     ax.set_ylabel(ylabel or (f"{metric} (%)" if percent else metric))
     ax.set_title(title or "Each dot is one seed; tick = mean, whisker = one standard deviation", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+def plot_learning_curves(
+    rows: Iterable[Mapping[str, object]],
+    *,
+    order: Sequence[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Validation accuracy (solid) and training accuracy (dashed) per epoch, each the mean over
+    seeds, one colour per variant: has training flattened, and how far apart are the two?
+
+    Args:
+        rows: runs with a ``history`` of ``{"epoch", "train_acc", "val_acc"}`` dicts (from
+            :func:`attnlab.experiments.classification.compare` or a Part I reference file).
+        order: the variants to draw (default: all, first-seen order).
+        labels: legend names (default: the variant names).
+        ax, title: where to draw and its title.
+
+    Raises:
+        KeyError: ``order`` names a variant absent from ``rows``.
+        ValueError: a run has no history, or runs of one variant have histories of different
+            lengths (they were trained for different numbers of epochs).
+    """
+    groups: dict[str, list[Sequence[Mapping[str, object]]]] = {}
+    for row in rows:
+        history = row.get("history")
+        if not history:
+            raise ValueError(f"plot_learning_curves: the run {row.get('variant')!r} seed {row.get('seed')!r} has no history")
+        groups.setdefault(str(row["variant"]), []).append(history)  # type: ignore[arg-type]
+    names = list(order) if order is not None else list(groups)
+    missing = [n for n in names if n not in groups]
+    if missing:
+        raise KeyError(f"plot_learning_curves: no runs for variants {missing}; have {list(groups)}")
+    ax = _new_ax(ax, figsize=(8, 3.2))
+    for name in names:
+        lengths = {len(h) for h in groups[name]}
+        if len(lengths) != 1:
+            raise ValueError(f"plot_learning_curves: runs of {name!r} have {sorted(lengths)} epochs; "
+                             "a mean curve needs equal lengths")
+        epochs = [int(e["epoch"]) for e in groups[name][0]]  # type: ignore[call-overload]
+        for key, style in (("val_acc", "-"), ("train_acc", "--")):
+            curve = 100 * np.mean([[float(e[key]) for e in h] for h in groups[name]], axis=0)  # type: ignore[arg-type]
+            label = (labels or {}).get(name, name) if key == "val_acc" else None
+            ax.plot(epochs, curve, style, color=color_for(name), lw=1.6 if key == "val_acc" else 1.0,
+                    label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2, title="solid: validation, dashed: training", title_fontsize=8)
+    ax.set_title(title or f"Mean over {len(groups[names[0]])} seeds", fontsize=10)
     return ax
 
 
