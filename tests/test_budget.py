@@ -34,6 +34,7 @@ def test_chapter_budget_states_the_method_and_rejects_unknown_chapters():
     text = budget.chapter_budget("07", get_profile("quick"))
     assert "3 TFLOP/s" in text and "5 ms per step" in text and "T4" in text
     assert "15 in the full profile" in text
+    assert "2 run(s) in this profile ('quick')" in text      # the quick profile trains a slice
     with pytest.raises(ValueError, match="chapter must be one of"):
         budget.chapter_budget("99")
 

@@ -76,7 +76,8 @@ class Workload:
     ``kind`` is ``"classifier"`` (Part I's :class:`~attnlab.models.classifier.AttentionCNN` at the
     profile's classifier size) or ``"detector"`` (YOLOv4-tiny at the profile's detector recipe);
     ``runs`` is how many (variants x seeds); ``seeds=None`` means every seed of the profile, an
-    integer that many of them.
+    integer that many of them. ``quick_runs``: in the quick profile the chapter trains only a
+    slice of its committed reference run (``results/``), this many runs.
     """
 
     what: str
@@ -84,21 +85,26 @@ class Workload:
     variants: int
     seeds: int | None = None
     overrides: Mapping[str, Any] | None = None
+    quick_runs: int | None = None
 
     def runs(self, profile: Any) -> int:
+        if profile.name == "quick" and self.quick_runs is not None:
+            return self.quick_runs
         n = len(profile.seeds) if self.seeds is None else min(self.seeds, len(profile.seeds))
         return self.variants * n
 
 
 #: what each chapter trains (must follow the notebooks: a chapter that trains more adds a line)
 CHAPTERS: dict[str, tuple[str, tuple[Workload, ...]]] = {
-    "02": ("Squeeze-and-Excitation", (Workload("baseline vs SE", "classifier", 2),)),
-    "03": ("CBAM", (Workload("baseline, CBAM and three ablations", "classifier", 5),)),
-    "04": ("ECA", (Workload("none, SE, ECA", "classifier", 3),)),
-    "05": ("Beyond, and a comparison", (Workload("none and five mechanisms", "classifier", 6),)),
+    "02": ("Squeeze-and-Excitation", (Workload("baseline vs SE", "classifier", 2, quick_runs=2),)),
+    "03": ("CBAM", (Workload("baseline and CBAM", "classifier", 2, quick_runs=2),)),
+    "04": ("ECA", (Workload("none, SE, ECA (quick: ECA only)", "classifier", 3, quick_runs=1),)),
+    "05": ("Beyond, and a comparison",
+           (Workload("none and five mechanisms (quick: CA and SimAM)", "classifier", 6, quick_runs=2),)),
     "06": ("YOLOv4-tiny, piece by piece", (Workload("one detector", "detector", 1, seeds=1),)),
     "07": ("Attention in the detector",
-           (Workload("five variants (none, SE, CBAM, ECA, CA)", "detector", 5, seeds=3),)),
+           (Workload("five variants (none, SE, CBAM, ECA, CA; quick: none and CBAM)", "detector", 5,
+                     seeds=3, quick_runs=2),)),
     "08": ("From notebook to use", (Workload("one detector", "detector", 1, seeds=1),)),
 }
 
