@@ -97,7 +97,7 @@ class Workload:
 #: what each chapter trains (must follow the notebooks: a chapter that trains more adds a line)
 CHAPTERS: dict[str, tuple[str, tuple[Workload, ...]]] = {
     "02": ("Squeeze-and-Excitation", (Workload("baseline vs SE", "classifier", 2, quick_runs=2),)),
-    "03": ("CBAM", (Workload("baseline and CBAM", "classifier", 2, quick_runs=2),)),
+    "03": ("CBAM", (Workload("baseline and CBAM (quick: CBAM only)", "classifier", 2, quick_runs=1),)),
     "04": ("ECA", (Workload("none, SE, ECA (quick: ECA only)", "classifier", 3, quick_runs=1),)),
     "05": ("Beyond, and a comparison",
            (Workload("none and five mechanisms (quick: CA and SimAM)", "classifier", 6, quick_runs=2),)),
