@@ -14,7 +14,7 @@ PYTEST := $(BIN)/python -m pytest -p tests.plugins.nbval_cache
 JB     := $(BIN)/jupyter-book build . --quiet
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 900 --nbcache $(CACHE)
 
-.PHONY: help setup vendor chromium test test-unit test-notebooks test-colab test-book test-browser book book-student book-instructor slides bundle clean constraints notebooks repo-url
+.PHONY: help setup vendor chromium test test-unit test-notebooks test-colab test-book test-browser book book-student book-instructor student-notebooks slides bundle bundle-student bundle-instructor clean constraints notebooks repo-url
 
 help:
 	@echo "make book   build the HTML book into _build/html (sets up .venv first)"
@@ -24,6 +24,7 @@ help:
 	@echo "make book-instructor  instructor edition (solutions open) into _build/instructor/html"
 	@echo "make slides           one reveal.js deck per chapter (part of every book build)"
 	@echo "make bundle           _build/attnlab-book.zip: the built book and all notebooks, for offline classrooms"
+	@echo "make bundle-student   the same without any solution (pages, notebooks, downloads, Colab links); bundle-instructor with them"
 	@echo "make notebooks [NB=notebooks/02_x.ipynb]  re-execute notebooks in place (refresh stored outputs)"
 	@echo "make repo-url URL=https://github.com/OWNER/NAME  point Colab buttons and install cells at a fork"
 	@echo "make clean  remove _build (keeps .venv)"
@@ -53,9 +54,17 @@ book: setup slides
 	echo "==> book built in $$(( $$(date +%s) - start ))s: open file://$(CURDIR)/_build/html/index.html"
 
 # Editions share the execution cache with the web build, so notebooks run at most once.
+# The student edition leaves solutions out of the pages, of the notebooks behind the download
+# buttons and of the Colab links (which open the `student` branch: .ci/student.py), and checks it.
 book-student: setup slides
 	@ATTNLAB_EDITION=student $(JB) -W --keep-going --path-output _build/student
+	@$(BIN)/python .ci/student.py site _build/student/_build/html
+	@$(BIN)/python .ci/student.py check _build/student/_build/html
 	@echo "==> student edition: open file://$(CURDIR)/_build/student/_build/html/index.html"
+
+# The chapters without solutions (what the `student` branch and the student bundle hold).
+student-notebooks: setup
+	@$(BIN)/python .ci/student.py notebooks notebooks _build/student-notebooks
 
 book-instructor: setup slides
 	@ATTNLAB_EDITION=instructor $(JB) -W --keep-going --path-output _build/instructor
@@ -67,6 +76,15 @@ slides: setup
 # attnlab-book/{book/,notebooks/,README.md,OPEN_ME.txt} in one zip; .ci/bundle.py documents the layout.
 bundle: book
 	@$(BIN)/python .ci/bundle.py
+
+# The classroom bundles: students get neither solutions nor solution-bearing notebooks.
+bundle-student: book-student student-notebooks
+	@$(BIN)/python .ci/bundle.py --html _build/student/_build/html --notebooks _build/student-notebooks \
+	  --out _build/attnlab-book-student.zip
+	@$(BIN)/python .ci/student.py check _build/attnlab-book-student.zip
+
+bundle-instructor: book-instructor
+	@$(BIN)/python .ci/bundle.py --html _build/instructor/_build/html --out _build/attnlab-book-instructor.zip
 
 # --- tests ---------------------------------------------------------------------------------
 # Each notebook is executed once: nbval runs and checks it and stores the run in the book's
