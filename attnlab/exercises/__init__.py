@@ -25,6 +25,9 @@ checker                                chapter     your answer
 :func:`check_slot_overhead`            7           ``fn(slot_channels, reduction) -> int`` SE parameters
 :func:`check_unletterbox`              8           ``fn(boxes, scale, pad_x, pad_y) -> boxes``
 =====================================  ==========  =========================================
+
+The quiz bank (:mod:`attnlab.exercises.quiz`: ``questions``, ``check_quiz``) holds short
+multiple-choice questions per chapter whose numeric answers are computed from the package.
 """
 
 from attnlab.exercises.checks import (

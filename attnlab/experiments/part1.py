@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from attnlab.experiments.runs import RunStore
+from attnlab.experiments.verdict import display_name
 
 __all__ = ["VARIANTS", "LABELS", "REFERENCE_FORMAT", "REFERENCE_FILE", "recipe", "part1_store",
            "describe_variant", "reference_run", "load_reference", "live_slice", "matches", "main"]
@@ -42,10 +43,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "simam": {"attention": "simam"},
 }
 
-#: how the chapters name the variants in tables
-LABELS = {"none": "no attention", "se": "SE", "cbam": "CBAM", "cbam-avg": "CBAM, avg pool only",
-          "cbam-k3": "CBAM, kernel 3", "cbam-spatial-first": "CBAM, spatial first", "eca": "ECA",
-          "ca": "CA", "simam": "SimAM"}
+#: how the chapters name the variants in tables and sentences (those of the book's rule)
+LABELS = {name: display_name(name) for name in VARIANTS}
 
 REFERENCE_FORMAT = "attnlab.part1_reference/1"
 REFERENCE_FILE = "part1_reference.json"

@@ -37,7 +37,8 @@ ALPHA = 0.05
 
 #: how the attention blocks' registry names are written in sentences
 DISPLAY_NAMES = {"none": "no attention", "se": "SE", "cbam": "CBAM", "eca": "ECA", "ca": "CA",
-                 "simam": "SimAM"}
+                 "simam": "SimAM", "cbam-avg": "avg-pool-only CBAM", "cbam-k3": "3x3-kernel CBAM",
+                 "cbam-spatial-first": "spatial-first CBAM"}
 
 
 def display_name(variant: object) -> str:
