@@ -11,8 +11,9 @@ For each notebook, in a fresh "runtime":
    once; rebuilt when that file changes). Anything installed there since (attnlab, torchinfo, ...)
    is uninstalled first, so every notebook starts from the bare stack, as a new runtime does.
 2. ``google.colab`` is made importable (an empty module), so the notebook's first cell takes its
-   Colab branch; its install command is run as written, with the repository URL pointed at this
-   checkout (``attnlab @ git+https://...@main`` becomes ``attnlab @ file:///path/to/checkout``).
+   Colab branch; its install command is run as written, with the repository URL pointed at
+   attnlab's wheel, built once from this checkout as pip builds it from the repository on Colab
+   (``attnlab @ git+https://...@main`` becomes ``attnlab @ file:///.../attnlab-VERSION-py3-none-any.whl``).
 3. The notebook runs top to bottom in that environment's kernel, from an empty working folder
    (Colab's ``/content`` holds no checkout), with errors recorded rather than stopping the run.
 
@@ -62,7 +63,8 @@ def ensure_venv() -> None:
     print(f"==> building {VENV.name} from {STACK.relative_to(ROOT)} (first run only)", flush=True)
     shutil.rmtree(VENV, ignore_errors=True)
     run(_base_python(), "-m", "venv", str(VENV))
-    pip = [python(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    # --no-compile: modules compile on first import (a fresh runtime's few), not all at install
+    pip = [python(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
     torch = next(line for line in STACK.read_text().splitlines() if line.startswith("torch=="))
     run(*pip, torch)  # first and alone, so nothing pulls another build of it
     run(*pip, "-r", str(STACK))
@@ -100,7 +102,17 @@ def reset_runtime() -> None:
         run(python(), "-m", "pip", "uninstall", "--quiet", "-y", *extra)
 
 
-def execute(name: str, source: Path) -> tuple[int, int, list[str], float]:
+def build_wheel() -> Path:
+    """attnlab's wheel, built once from this checkout (what ``pip install git+...`` builds on Colab);
+    every notebook's install cell installs it, instead of building it again."""
+    folder = OUT / "wheel"
+    shutil.rmtree(folder, ignore_errors=True)
+    run(python(), "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
+        "-w", str(folder), str(ROOT), stdout=subprocess.DEVNULL)
+    return next(folder.glob("attnlab-*.whl"))
+
+
+def execute(name: str, source: Path, wheel: Path) -> tuple[int, int, list[str], float]:
     """Run one notebook as Colab would; returns (code cells, failed cells, errors, seconds)."""
     import nbformat
     from nbclient import NotebookClient
@@ -110,7 +122,7 @@ def execute(name: str, source: Path) -> tuple[int, int, list[str], float]:
     install = nb.cells[0]
     if "google.colab" not in install.source or not URL.search(install.source):
         return 0, 1, [f"{name}: the first cell is not a Colab install cell"], 0.0
-    install.source = URL.sub(f"file://{ROOT}", install.source)
+    install.source = URL.sub(f"file://{wheel}", install.source)
     nb.cells.insert(0, nbformat.v4.new_code_cell(FAKE_COLAB))
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "VIRTUAL_ENV", "ATTNLAB_PROFILE", "MPLBACKEND")}
@@ -150,11 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     names = ([p.stem for p in sorted(args.source.glob("*.ipynb"))] if args.all
              else [n.removesuffix(".ipynb").split("/")[-1] for n in args.notebooks] or list(DEFAULT))
     ensure_venv()
+    wheel = build_wheel()
     failed = 0
     summary = {}
     for name in names:
         reset_runtime()
-        n_code, n_failed, errors, seconds = execute(name, args.source)
+        n_code, n_failed, errors, seconds = execute(name, args.source, wheel)
         summary[name] = {"code_cells": n_code, "failed_cells": n_failed, "seconds": round(seconds, 1),
                          "errors": errors}
         status = "ok" if n_failed == 0 else f"{n_failed} of {n_code} code cells failed"
