@@ -63,8 +63,7 @@ def ensure_venv() -> None:
     print(f"==> building {VENV.name} from {STACK.relative_to(ROOT)} (first run only)", flush=True)
     shutil.rmtree(VENV, ignore_errors=True)
     run(_base_python(), "-m", "venv", str(VENV))
-    # --no-compile: modules compile on first import (a fresh runtime's few), not all at install
-    pip = [python(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
+    pip = [python(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     torch = next(line for line in STACK.read_text().splitlines() if line.startswith("torch=="))
     run(*pip, torch)  # first and alone, so nothing pulls another build of it
     run(*pip, "-r", str(STACK))

@@ -101,3 +101,24 @@ def test_learning_curves_draw_mean_curves_and_refuse_ragged_runs():
         plot_learning_curves([run("se", 0, [0.5]), run("se", 1, [0.5, 0.6])])
     with pytest.raises(KeyError, match="no runs for variants \\['ca'\\]"):
         plot_learning_curves([run("se", 0, [0.5])], order=["ca"])
+
+
+def test_a_task_is_part_of_the_recipe_and_of_the_file_name(tmp_path):
+    from attnlab.data.tasks import make_task
+
+    assert "task" not in part1.recipe(tiny_profile())
+    assert part1.recipe(tiny_profile(), "what")["task"] == "what"
+    assert part1.reference_file() == "part1_reference.json"
+    assert part1.reference_file("where") == "part1_reference_where.json"
+    ref = part1.reference_run(["none"], [0, 1], profile=tiny_profile(), runs_dir=tmp_path, log=None, task="what")
+    assert ref["recipe"]["task"] == "what" and "--task what" in ref["provenance"]["command"]
+    assert part1.matches(ref, tiny_profile()) == ["task"]
+    from attnlab.experiments.classification import load_data
+    train, _, _ = load_data(tiny_profile(), task="what")
+    assert torch_equal(train[0], make_task("what", 64, image_size=16, seed=0, split="train").images)
+
+
+def torch_equal(a, b):
+    import torch
+
+    return bool(torch.equal(a, b))

@@ -44,7 +44,7 @@ __all__ = [
 
 CLASS_NAMES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring")
 SPLITS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
-_MODES = {"classification": 1, "detection": 2}
+_MODES = {"classification": 1, "detection": 2, "decoys": 3}
 
 
 def image_rng(seed: int, split: str, index: int, mode: str = "detection") -> np.random.Generator:
@@ -271,6 +271,9 @@ def make_classification(
     position_jitter: float = 0.15,
     distractor_size: tuple[float, float] = (0.08, 0.2),
     classes: Sequence[str] | None = None,
+    hue: tuple[float, float] | None = None,
+    decoys: int = 0,
+    decoy_hue: tuple[float, float] = (0.3, 0.7),
 ) -> ShapesClassification:
     """Generate ``n`` single-object images: one shape per image among distractors.
 
@@ -296,6 +299,13 @@ def make_classification(
             centre (either way, and always at least 60 % of its radius from the border).
         distractor_size: distractor radius as a fraction of ``S`` (min, max).
         classes: a subset of :data:`CLASS_NAMES` to use (labels are indices into this subset).
+        hue: the object's hue band ``(low, high)`` in turns of the colour wheel (red is 0 or 1;
+            ``(0.96, 1.04)`` is red); ``None``: any hue.
+        decoys: shapes of *other* classes drawn under the object, anywhere in the image, at the
+            object's sizes, in hues from ``decoy_hue`` (default greens to blues). With ``hue`` set
+            away from ``decoy_hue``, only the colour tells the labelled shape from the decoys:
+            :func:`attnlab.data.tasks.make_task` ``("what")``. Decoys come from their own random
+            stream, so the rest of each image is the same with or without them.
 
     Returns:
         A :class:`ShapesClassification` (images float32 ``(n, 3, S, S)`` in ``[0, 1]``).
@@ -309,6 +319,13 @@ def make_classification(
     lo_d, hi_d = n_distractors
     if not 0 <= lo_d <= hi_d:
         raise ValueError(f"make_classification: bad n_distractors {n_distractors}")
+    if isinstance(decoys, bool) or not isinstance(decoys, int) or decoys < 0:
+        raise ValueError(f"make_classification: decoys must be an integer >= 0, got {decoys!r}")
+    if decoys and len(names) < 2:
+        raise ValueError(f"make_classification: decoys need at least 2 classes (a decoy is another class), got {list(names)}")
+    for arg, band in (("hue", hue), ("decoy_hue", decoy_hue)):
+        if band is not None and (len(band) != 2 or not band[0] <= band[1]):
+            raise ValueError(f"make_classification: {arg} must be a band (low, high) with low <= high, got {band!r}")
     S = int(image_size)
     D = hi_d + 1  # distractor slots (last one reserved for the occluder)
     P = 10 + 9 * D
@@ -354,8 +371,26 @@ def make_classification(
                 mask[sel] = _distractor_mask(kk, u[sel], v[sel], extra)
         img[use] = np.where(mask[..., None], colour[:, None, None, :], img[use])
 
-    # the object
+    # decoys: shapes of other classes, under the object, from their own stream
     lo_s, hi_s = size_range
+    if decoys:
+        dq = np.stack([image_rng(seed, split, i, "decoys").random((decoys, 8)) for i in range(n)])
+        for j in range(decoys):
+            q = dq[:, j]
+            other = (labels + 1 + np.minimum((q[:, 0] * (k - 1)).astype(int), k - 2)) % k
+            r_d = S * (lo_s + (hi_s - lo_s) * q[:, 1])
+            u, v = frame(r_d + (S - 2 * r_d) * q[:, 2], r_d + (S - 2 * r_d) * q[:, 3], r_d,
+                         2 * math.pi * q[:, 4])
+            ids = np.array([CLASS_NAMES.index(c) for c in names])[other]
+            mask = np.zeros(u.shape, bool)
+            for c in np.unique(ids):
+                sel = ids == c
+                mask[sel] = _class_mask(int(c), u[sel], v[sel])
+            h = decoy_hue[0] + (decoy_hue[1] - decoy_hue[0]) * q[:, 5]
+            colour = _hsv_to_rgb(h % 1.0, 0.45 + 0.55 * q[:, 6], 0.45 + 0.55 * q[:, 7])
+            img = np.where(mask[..., None], colour[:, None, None, :], img)
+
+    # the object
     r = S * (lo_s + (hi_s - lo_s) * params[:, 2])
     # centre: within position_jitter * S of the image centre, and the object mostly inside
     reach = np.minimum(position_jitter * S, np.maximum(S / 2 - 0.6 * r, 0))
@@ -363,6 +398,9 @@ def make_classification(
     cy = S / 2 + reach * (2 * params[:, 4] - 1)
     u, v = frame(cx, cy, r, math.radians(rotation) * (2 * params[:, 5] - 1))
     colour = _random_colour(params[:, 6:9])
+    if hue is not None:     # the same saturation and value, the hue within the band
+        h = hue[0] + (hue[1] - hue[0]) * params[:, 6]
+        colour = _hsv_to_rgb(h % 1.0, 0.45 + 0.55 * params[:, 7], 0.45 + 0.55 * params[:, 8])
     mask = np.zeros(u.shape, bool)
     for c in np.unique(class_ids):
         sel = class_ids == c

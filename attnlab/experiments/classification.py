@@ -197,17 +197,18 @@ def _train(model, x_train, y_train, x_val, y_val, *, epochs, batch_size, lr, wei
     }
 
 
-def load_data(profile, *, data_seed: int = 0):
+def load_data(profile, *, data_seed: int = 0, task: str = "shapes"):
     """The synthetic shapes classification data at the profile's size: ``(train, val, class_names)``.
 
     ``train`` and ``val`` are ``(images, labels)`` tensor pairs from
-    :func:`attnlab.data.shapes.make_classification` (different seeds, so no image is shared).
+    :func:`attnlab.data.tasks.make_task` (different splits, so no image is shared); ``task`` is
+    ``"shapes"`` (the book's standard task), ``"what"`` or ``"where"``.
     """
-    from attnlab.data.shapes import make_classification
+    from attnlab.data.tasks import make_task
 
     c = profile.classifier
-    tr = make_classification(c.n_train, image_size=c.image_size, seed=data_seed, split="train")
-    va = make_classification(c.n_val, image_size=c.image_size, seed=data_seed, split="val")
+    tr = make_task(task, c.n_train, image_size=c.image_size, seed=data_seed, split="train")
+    va = make_task(task, c.n_val, image_size=c.image_size, seed=data_seed, split="val")
     return tr.tensors(), va.tensors(), list(tr.class_names)
 
 

@@ -28,7 +28,8 @@ from attnlab.experiments.runs import RunStore
 from attnlab.experiments.verdict import display_name
 
 __all__ = ["VARIANTS", "LABELS", "REFERENCE_FORMAT", "REFERENCE_FILE", "recipe", "part1_store",
-           "describe_variant", "reference_run", "load_reference", "live_slice", "matches", "main"]
+           "describe_variant", "reference_run", "reference_file", "load_reference", "live_slice", "matches",
+           "main"]
 
 #: every Part I variant, as AttentionCNN keyword arguments (capacity-fair: hidden width C/4)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -50,18 +51,20 @@ REFERENCE_FORMAT = "attnlab.part1_reference/1"
 REFERENCE_FILE = "part1_reference.json"
 
 
-def recipe(profile: Any) -> dict[str, Any]:
+def recipe(profile: Any, task: str = "shapes") -> dict[str, Any]:
     """Everything that defines a Part I run besides variant and seed: the profile's classifier
-    sizes, the optimiser settings of :func:`~attnlab.experiments.classification.compare` and the
-    data seed. Two runs with equal recipes, variant and seed train the same network."""
-    return {**dataclasses.asdict(profile.classifier), "lr": 3e-3, "weight_decay": 1e-4, "data_seed": 0}
+    sizes, the optimiser settings of :func:`~attnlab.experiments.classification.compare`, the data
+    seed and, for another task than the standard one (:mod:`attnlab.data.tasks`), the task. Two
+    runs with equal recipes, variant and seed train the same network."""
+    base = {**dataclasses.asdict(profile.classifier), "lr": 3e-3, "weight_decay": 1e-4, "data_seed": 0}
+    return base if task == "shapes" else {**base, "task": task}
 
 
-def part1_store(folder: str | Path, profile: Any) -> RunStore:
+def part1_store(folder: str | Path, profile: Any, task: str = "shapes") -> RunStore:
     """A :class:`RunStore` for Part I runs of ``profile``'s recipe (and this attnlab version)."""
     import attnlab
 
-    return RunStore(folder, "part1", {**recipe(profile), "attnlab": attnlab.__version__})
+    return RunStore(folder, "part1", {**recipe(profile, task), "attnlab": attnlab.__version__})
 
 
 def describe_variant(name: str) -> str:
@@ -89,7 +92,8 @@ def live_slice(variants: Sequence[str], seeds: Sequence[int], profile: Any, *, d
 
 
 def reference_run(variants: Sequence[str], seeds: Sequence[int], *, profile: Any, runs_dir: str | Path,
-                  out: str | Path | None = None, log: Callable[[str], None] | None = print) -> dict[str, Any]:
+                  out: str | Path | None = None, log: Callable[[str], None] | None = print,
+                  task: str = "shapes") -> dict[str, Any]:
     """Train every (variant, seed) that ``runs_dir`` does not hold yet, then write the reference.
 
     Each run is saved as it ends (``runs_dir``), so an interrupted call continues where it stopped,
@@ -101,10 +105,10 @@ def reference_run(variants: Sequence[str], seeds: Sequence[int], *, profile: Any
     from attnlab.profiles import Profile, get_profile
 
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    store = part1_store(runs_dir, prof)
+    store = part1_store(runs_dir, prof, task)
     started = environment(prof.device)
     start = time.perf_counter()
-    train, val, class_names = load_data(prof)
+    train, val, class_names = load_data(prof, task=task)
     c = prof.classifier
     rows = []
     for seed in seeds:                       # seeds outer: a cut-short run has every variant
@@ -123,16 +127,18 @@ def reference_run(variants: Sequence[str], seeds: Sequence[int], *, profile: Any
                 log(f"{name:<19} seed {seed}: val acc {100 * result['val_acc']:5.1f}%  ({how})")
     payload = {
         "format": REFERENCE_FORMAT,
-        "experiment": "Part I: attention blocks in the small CNN on synthetic shapes",
+        "experiment": "Part I: attention blocks in the small CNN on synthetic shapes"
+                      + ("" if task == "shapes" else f", task {task!r}"),
         "profile": prof.name,
         "variants": {name: describe_variant(name) for name in variants},
         "seeds": list(seeds),
         "evaluated_on": f"validation split, {c.n_val} images",
-        "recipe": recipe(prof),
+        "recipe": recipe(prof, task),
         "provenance": {**started, "wall_seconds": round(time.perf_counter() - start, 1),
                        "train_seconds": round(sum(r["seconds"] for r in rows), 1),
                        "command": "python -m attnlab.experiments.part1 " + " ".join(
-                           [f"--profile {prof.name}", "--seeds", *map(str, seeds), f"--runs-dir {runs_dir}"]
+                           [f"--profile {prof.name}"] + ([f"--task {task}"] if task != "shapes" else [])
+                           + [f"--variants {' '.join(variants)}", "--seeds", *map(str, seeds), f"--runs-dir {runs_dir}"]
                            + ([f"--out {out}"] if out else []))},
         "runs": rows,
     }
@@ -141,16 +147,22 @@ def reference_run(variants: Sequence[str], seeds: Sequence[int], *, profile: Any
     return payload
 
 
-def load_reference(path: str | Path | None = None) -> dict[str, Any]:
-    """The committed Part I reference (``results/part1_reference.json`` by default), checked."""
+def reference_file(task: str = "shapes") -> str:
+    """``part1_reference.json`` for the standard task, ``part1_reference_<task>.json`` otherwise."""
+    return REFERENCE_FILE if task == "shapes" else REFERENCE_FILE.replace(".json", f"_{task}.json")
+
+
+def load_reference(path: str | Path | None = None, *, task: str = "shapes") -> dict[str, Any]:
+    """The committed Part I reference of ``task`` (``results/part1_reference.json`` for the
+    standard one, see :func:`reference_file`), or the file at ``path``; its format checked."""
     from attnlab.experiments.runs import reference_dir
 
     if path is None:
-        folder = reference_dir()
-        if folder is None or not (folder / REFERENCE_FILE).exists():
-            raise FileNotFoundError(f"load_reference: no {REFERENCE_FILE} in the repository's results/ "
-                                    "or in the installed package; make it with python -m attnlab.experiments.part1")
-        path = folder / REFERENCE_FILE
+        folder, name = reference_dir(), reference_file(task)
+        if folder is None or not (folder / name).exists():
+            raise FileNotFoundError(f"load_reference: no {name} in the repository's results/ or in the "
+                                    f"installed package; make it with python -m attnlab.experiments.part1")
+        path = folder / name
     ref = json.loads(Path(path).read_text())
     if ref.get("format") != REFERENCE_FORMAT:
         raise ValueError(f"load_reference: {path} has format {ref.get('format')!r}, expected {REFERENCE_FORMAT!r}")
@@ -170,12 +182,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m attnlab.experiments.part1", description=main.__doc__)
     parser.add_argument("--profile", default="quick", choices=["quick", "full"])
+    parser.add_argument("--task", default="shapes", choices=["shapes", "what", "where"],
+                        help="the data (attnlab.data.tasks): the standard shapes, or where what or where matters")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--runs-dir", required=True, help="where each finished run is saved (re-use to continue)")
     parser.add_argument("--out", default=None, help="the reference file to write, e.g. results/part1_reference.json")
     args = parser.parse_args(argv)
-    reference_run(args.variants, args.seeds, profile=args.profile, runs_dir=args.runs_dir, out=args.out)
+    reference_run(args.variants, args.seeds, profile=args.profile, runs_dir=args.runs_dir, out=args.out,
+                  task=args.task)
     return 0
 
 
