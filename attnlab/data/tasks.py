@@ -8,13 +8,13 @@
 
 - ``"shapes"``: the book's standard task (:func:`~attnlab.data.shapes.make_classification` with
   its defaults): one large shape near the centre, a few distractors, a textured background.
-- ``"what"``: the labelled shape is always **red**, and two *decoy* shapes of other classes, in
-  greens and blues, lie around it at the same sizes. Every image holds three class shapes; only
-  the colour says which one is the label. A network has to keep the red-selective channels and
-  discount the others: a job for channel attention.
-- ``"where"``: the labelled shape is **small** (about half the standard size) and anywhere in the
-  image, among four to six large, salient distractors. A network has to find it: a job for
-  spatial attention.
+- ``"what"``: the labelled shape is always **red**, and three *decoy* shapes of other classes, in
+  any hue but red (oranges and pinks included), lie around it at the same sizes. Every image holds
+  four class shapes; only the colour says which one is the label. A network has to keep the
+  red-selective channels and discount the others: a job for channel attention.
+- ``"where"``: the labelled shape is **smaller** (about two thirds of the standard size) and off
+  centre, among three to five salient distractors as large as itself. A network has to find it: a
+  job for spatial attention.
 
 Each task is a dict of :func:`~attnlab.data.shapes.make_classification` options (:data:`TASKS`),
 so the three differ only where they say they do.
@@ -31,9 +31,11 @@ __all__ = ["TASKS", "make_task"]
 #: the options of each task (everything else is make_classification's default)
 TASKS: dict[str, dict[str, Any]] = {
     "shapes": {},
-    "what": {"hue": (0.96, 1.04), "decoys": 2, "decoy_hue": (0.25, 0.7), "occluder_prob": 0.0},
-    "where": {"size_range": (0.14, 0.2), "position_jitter": 0.5, "n_distractors": (4, 6),
-              "distractor_size": (0.15, 0.3), "occluder_prob": 0.0},
+    # sizes chosen so that the plain network is neither perfect nor lost (one seed, 30 epochs:
+    # "what" 93 %, "where" 71 %; the standard task 90 %)
+    "what": {"hue": (0.96, 1.04), "decoys": 3, "decoy_hue": (0.06, 0.94), "occluder_prob": 0.0},
+    "where": {"size_range": (0.2, 0.26), "position_jitter": 0.4, "n_distractors": (3, 5),
+              "distractor_size": (0.12, 0.25), "occluder_prob": 0.0},
 }
 
 
