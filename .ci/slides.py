@@ -6,6 +6,14 @@ opens a new slide, other tagged cells join the current one; a cell may also set 
 ``slideshow.slide_type``). A notebook with no tagged cell falls back to its headings and the
 figures under them. Code is hidden; outputs are the ones stored in the notebook.
 
+Slides are designed from those cells (:func:`design_slides`), not copied: each heading opens a
+slide that shows the title, the first sentence of its text, its equations, tables and images, and
+its lists cut to five items of one sentence each; the whole prose goes into the slide's speaker
+notes (the S key opens reveal.js's speaker view). A tagged code cell's output (a figure, a
+printed table) gets a slide of its own under the section's title, with the page's next paragraph,
+which usually reads the figure, as its notes. ``tests/test_site.py`` checks in a browser that no
+slide overflows a 1280 x 720 screen and that every slide has notes.
+
 Decks are written to ``_build/slides_extra/slides/NN_name.slides.html``; the book copies that
 folder into the site (``html_extra_path``), so the decks are served from ``_build/html/slides/``
 and load reveal.js, MathJax and require.js from the book's own ``_static`` folder.
@@ -143,6 +151,207 @@ def select_slides(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return deck
 
 
+MAX_ITEMS = 5  # list items shown on a slide; the rest are in the notes
+MAX_LEAD = 220  # characters of a section's first sentence shown on its slide
+
+_MASK = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$|`[^`]+`|\b(?:e\.g|i\.e|et al|vs|cf|Fig|Eq)\.", re.S)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(*\"'])")
+_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a paragraph: up to the first '.', '!' or '?' followed by a capital,
+    ignoring those inside math, inline code and common abbreviations."""
+    text = " ".join(text.split())
+    masked = _MASK.sub(lambda m: "x" * len(m.group(0)), text)
+    m = _SENTENCE_END.search(masked)
+    return text[: m.start()].strip() if m else text.strip()
+
+
+def _blocks(text: str) -> list[str]:
+    """Blank-line separated blocks; a display equation ($$ ... $$) is never split."""
+    blocks, current = [], []
+    for line in text.split("\n"):
+        if not line.strip() and current and "\n".join(current).count("$$") % 2 == 0:
+            blocks.append("\n".join(current))
+            current = []
+        elif line.strip() or current:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+def _kind(block: str) -> str:
+    first = block.lstrip()
+    if first.startswith("#"):
+        return "heading"
+    if first.startswith("$$") or first.startswith("\\begin"):
+        return "math"
+    if first.startswith("|"):
+        return "table"
+    if first.startswith(">"):
+        return "quote"
+    if first.startswith(("![", "<img", "<figure")):
+        return "image"
+    if _ITEM.match(first):
+        return "list"
+    return "paragraph"
+
+
+def _short_list(block: str) -> str:
+    items: list[list[str]] = []
+    for line in block.split("\n"):
+        if _ITEM.match(line.lstrip()) and (not items or len(line) - len(line.lstrip()) <= 1):
+            items.append([line.strip()])
+        elif items:
+            items[-1].append(line.strip())
+    shown = []
+    for item in items[:MAX_ITEMS]:
+        marker = _ITEM.match(item[0]).group(0)
+        shown.append(marker + first_sentence(" ".join(item)[len(marker):]))
+    return "\n".join(shown)
+
+
+def condense(section: str) -> tuple[str, str]:
+    """(slide, notes) for one section of a slide cell: the slide keeps the heading, the first
+    sentence, display equations, tables, images, admonitions' first sentences and lists cut to
+    :data:`MAX_ITEMS` one-sentence items; the notes keep all of the prose."""
+    slide, notes, lead_taken = [], [], False
+    blocks = _blocks(section)
+    for i, block in enumerate(blocks):
+        kind = _kind(block)
+        if kind == "heading":
+            slide.append(block.strip())
+            continue
+        notes.append(block)
+        if kind == "paragraph":
+            sentence = first_sentence(block)
+            introduces_list = i + 1 < len(blocks) and _kind(blocks[i + 1]) == "list"
+            if introduces_list and len(" ".join(block.split())) <= MAX_LEAD // 2:
+                slide.append(" ".join(block.split()))  # "After this chapter you can"
+            elif not lead_taken and len(sentence) <= MAX_LEAD:
+                slide.append(sentence)
+            lead_taken = True
+        elif kind == "list":
+            slide.append(_short_list(block))
+        elif kind == "quote":
+            body = " ".join(line.lstrip("> ").strip() for line in block.split("\n"))
+            slide.append("> " + first_sentence(body))
+        else:
+            slide.append(block)
+    return "\n\n".join(slide), "\n\n".join(notes)
+
+
+MAX_SLIDE_CHARS = 420  # text per slide (a heading counts twice); a longer list continues
+
+
+def _weight(block: str) -> int:
+    return 2 * len(block) if _kind(block) == "heading" else len(block)
+
+
+def _paginate(shown: str) -> list[str]:
+    """Cut a slide whose text is longer than MAX_SLIDE_CHARS at its list: the items that fit stay,
+    the others continue on further slides (each item whole)."""
+    blocks = _blocks(shown)
+    if sum(_weight(b) for b in blocks) <= MAX_SLIDE_CHARS or not any(_kind(b) == "list" for b in blocks):
+        return [shown]
+    pages, page, used = [], [], 0
+    for block in blocks:
+        units = block.split("\n") if _kind(block) == "list" else [block]
+        joined = []  # list items go back together as one block per page
+        for unit in units:
+            if page and used + _weight(unit) > MAX_SLIDE_CHARS and (joined or _kind(block) != "list"):
+                if joined:
+                    page.append("\n".join(joined))
+                pages.append(page)
+                page, used, joined = [], 0, []
+            if _kind(block) == "list":
+                joined.append(unit)
+            else:
+                page.append(unit)
+            used += _weight(unit)
+        if joined:
+            page.append("\n".join(joined))
+    if page:
+        pages.append(page)
+    return ["\n\n".join(p) for p in pages]
+
+
+def _sections(text: str) -> list[str]:
+    """A cell's text cut before each heading (the part before the first heading comes first)."""
+    parts = re.split(r"(?m)^(?=#{1,6} )", text)
+    return [p for p in parts if p.strip()]
+
+
+def _title(text: str) -> str | None:
+    m = re.match(r"\s*(#{1,6}) (.+)", text)
+    return m.group(2).strip() if m else None
+
+
+def _cell(cell_type: str, source: str, slide_type: str) -> nbformat.NotebookNode:
+    make = nbformat.v4.new_markdown_cell if cell_type == "markdown" else nbformat.v4.new_code_cell
+    cell = make(source)
+    cell.metadata["slideshow"] = {"slide_type": slide_type}
+    return cell
+
+
+def design_slides(deck: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Turn :func:`select_slides`' deck into designed slides with speaker notes (module docstring).
+
+    Only the shown cells are kept; every slide gets a notes cell."""
+    out = copy.copy(deck)
+    cells, title = [], None
+    for i, cell in enumerate(deck.cells):
+        slide_type = cell.metadata["slideshow"]["slide_type"]
+        if slide_type == "skip":
+            if cell.cell_type == "markdown":  # a figure further on belongs to this section
+                title = next((t for t in map(_title, reversed(_sections(cell.source))) if t), title)
+            continue
+        if cell.cell_type == "markdown":
+            for k, section in enumerate(_sections(cell.source)):
+                heading = _title(section)
+                title = heading or title
+                kind = slide_type if k == 0 else "slide"
+                if heading and kind == "-":
+                    kind = "slide"
+                shown, notes = condense(section)
+                if not heading and kind == "-":
+                    # prose that continues the current slide: its equations and lists join it
+                    shown = "\n\n".join(b for b in _blocks(shown) if _kind(b) != "paragraph")
+                if shown.strip() and not heading and kind != "-":
+                    shown = f"### {title or ''}\n\n{shown}"  # a new slide always has a title
+                pages = _paginate(shown) if shown.strip() else [f"## {title or ''}" if kind != "-" else ""]
+                for n, text in enumerate(pages):
+                    if n:
+                        text = f"### {title or ''} (continued)\n\n{text}"
+                    if text.strip():
+                        cells.append(_cell("markdown", text, kind if n == 0 else "slide"))
+                    if notes.strip():
+                        cells.append(_cell("markdown", notes, "notes"))
+        else:
+            if not cell.get("outputs"):
+                continue
+            following = next((c for c in deck.cells[i + 1:] if c.cell_type == "markdown"), None)
+            reading = (_sections(following.source)[0] if following is not None else "")
+            if not reading.strip() or _title(reading):
+                reading = f"The figure or table of *{title}*: what does it show?"
+            # printed text and figures of one cell get a slide each
+            figures = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            text = [o for o in cell.outputs if o not in figures]
+            for part, outputs in enumerate((text, figures) if text and figures else (cell.outputs,)):
+                cells.append(_cell("markdown", f"### {title or ''}", "slide"))
+                shown = copy.deepcopy(cell)
+                if part:
+                    shown.id = f"{cell.id}-figures"[:64]
+                shown.outputs = copy.deepcopy(outputs)
+                shown.metadata["slideshow"] = {"slide_type": "-"}
+                cells.append(shown)
+                cells.append(_cell("markdown", reading, "notes"))
+    out.cells = cells
+    return out
+
+
 def build(paths: list[Path]) -> list[Path]:
     exporter = SlidesExporter(
         template_name="attnlab_reveal",
@@ -159,7 +368,7 @@ def build(paths: list[Path]) -> list[Path]:
     OUT.mkdir(parents=True, exist_ok=True)
     written = []
     for path in paths:
-        deck = select_slides(nbformat.read(path, as_version=4))
+        deck = design_slides(select_slides(nbformat.read(path, as_version=4)))
         deck.metadata.pop("widgets", None)  # widgets need a kernel; slides show figures
         body, _ = exporter.from_notebook_node(deck, resources={"metadata": {"name": path.stem}})
         target = OUT / f"{path.stem}.slides.html"

@@ -2,8 +2,9 @@
 
 Run after `jupyter-book build .` (``make test`` does). For each page it fails on console errors,
 uncaught exceptions, failed or 4xx/5xx requests (so any asset fetched from the network would
-fail here: there is none), math left unrendered, and images that did not load; it saves a
-full-page screenshot of each page under _build/screenshots/.
+fail here: there is none), math left unrendered, images that did not load, and anything that
+overflows the page column at a 1280 px window (a code line too long for its block, a table or
+figure wider than the text); it saves a full-page screenshot of each page under _build/screenshots/.
 """
 
 from __future__ import annotations
@@ -56,6 +57,49 @@ BROKEN_IMAGES_JS = """async () => {
   imgs.forEach(i => { i.loading = 'eager'; });
   await Promise.all(imgs.map(i => i.decode().catch(() => null)));
   return imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 120));
+}"""
+
+
+# What runs off the page column: the document itself, a code block that needs a horizontal
+# scrollbar (its longest line is reported), a table, image or display equation wider than the
+# article. Slide decks have their own check below.
+OVERFLOW_JS = """() => {
+  const out = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > doc.clientWidth + 1) out.push(`page ${doc.scrollWidth}px wide in a ${doc.clientWidth}px window`);
+  const article = document.querySelector('main article') || document.querySelector('main');
+  if (!article) return out;
+  const right = article.getBoundingClientRect().right;
+  article.querySelectorAll('pre').forEach(p => {
+    if (p.scrollWidth > p.clientWidth + 1) {
+      const longest = p.textContent.split('\\n').reduce((a, l) => l.length > a.length ? l : a, '');
+      out.push(`code block ${p.scrollWidth - p.clientWidth}px too wide: ${longest.length} chars: ${longest.trim().slice(0, 90)}`);
+    }
+  });
+  article.querySelectorAll('table, img, mjx-container[display="true"]').forEach(e => {
+    const box = e.getBoundingClientRect();
+    const scroller = e.closest('.table-wrapper, .pst-scrollable-table-container, .math-wrapper');
+    if (box.width > 0 && box.right > right + 2 && !scroller)
+      out.push(`${e.tagName.toLowerCase()} ${Math.round(box.right - right)}px past the column: ${(e.textContent || e.src || '').trim().slice(0, 60)}`);
+  });
+  return out;
+}"""
+
+
+# One slide of a deck, typeset and with its images decoded: its content size against the deck's
+# slide size (reveal.js scales that size to the screen), its title and its notes' length.
+SLIDE_FIT_JS = """async () => {
+  const slide = Reveal.getCurrentSlide();
+  if (window.MathJax && MathJax.typesetPromise) await MathJax.typesetPromise([slide]);
+  await Promise.all(Array.from(slide.querySelectorAll('img')).map(i => i.decode().catch(() => null)));
+  const config = Reveal.getConfig();
+  const div = document.createElement('div');  // the notes as the speaker view shows them
+  div.innerHTML = Reveal.getSlideNotes(slide) || '';
+  const title = slide.querySelector('h1, h2, h3');
+  if (title) title.querySelectorAll('a.anchor-link').forEach(a => a.remove());
+  return {height: slide.scrollHeight, width: slide.scrollWidth, max_height: config.height,
+          max_width: config.width, notes: div.textContent.trim().length,
+          title: title ? title.textContent.trim().slice(0, 50) : ''};
 }"""
 
 
@@ -119,16 +163,33 @@ def test_page_renders_offline(browser, site_url, page_path):
     assert not broken, f"{page_path}: images that did not load: {broken}"
     page.wait_for_load_state("networkidle")
 
+    if not page_path.startswith("slides/"):
+        overflowing = page.evaluate(OVERFLOW_JS)
+        assert not overflowing, f"{page_path}: overflows the page column:\n" + "\n".join(overflowing[:8])
+
     out = SCREENSHOTS / (page_path.replace("/", "__") + ".png")
     page.screenshot(path=str(out), full_page=True)
     if page_path.startswith("slides/") and page_path != "slides/index":
-        # Walk the whole deck: every slide change runs the deck's typeset and scrollbar script.
+        # Walk the whole deck on a 1280 x 720 screen: every slide change runs the deck's typeset
+        # and scrollbar script; each slide, typeset, must fit the deck's slide size and have
+        # speaker notes.
+        page.set_viewport_size({"width": 1280, "height": 720})
+        page.wait_for_function("() => window.Reveal && Reveal.isReady && Reveal.isReady()", timeout=20_000)
+        page.evaluate("() => Reveal.configure({transition: 'none', backgroundTransition: 'none'})")
         n = page.evaluate("() => document.querySelectorAll('.reveal .slides > section').length")
         assert n > 1, f"{page_path}: the deck has {n} slide(s)"
-        for _ in range(n - 1):
-            page.keyboard.press("ArrowRight")
-            page.wait_for_timeout(30)
-        page.wait_for_timeout(300)
+        bad_slides = []
+        for i in range(n):
+            if i:
+                page.keyboard.press("ArrowRight")
+                page.wait_for_timeout(20)
+            fit = page.evaluate(SLIDE_FIT_JS)
+            if fit["height"] > fit["max_height"] or fit["width"] > fit["max_width"]:
+                bad_slides.append(f"slide {i} ({fit['title']!r}) is {fit['width']}x{fit['height']}, "
+                                  f"the slide is {fit['max_width']}x{fit['max_height']}")
+            if fit["notes"] < 20:
+                bad_slides.append(f"slide {i} ({fit['title']!r}) has no speaker notes")
         assert page.evaluate("() => location.hash") == f"#/{n - 1}", f"{page_path}: did not reach the last slide"
+        assert not bad_slides, f"{page_path}:\n" + "\n".join(bad_slides)
     context.close()
     assert not problems, f"{page_path}:\n" + "\n".join(problems)

@@ -172,7 +172,7 @@ class CBAM(AttentionModule):
 
     Example:
         >>> import torch
-        >>> cbam = CBAM(64)                      # fc1: (8, 64, 1, 1), conv1: (1, 2, 7, 7)
+        >>> cbam = CBAM(64)  # fc1: (8, 64, 1, 1), conv1: (1, 2, 7, 7)
         >>> cbam(torch.randn(2, 64, 16, 16)).shape
         torch.Size([2, 64, 16, 16])
     """

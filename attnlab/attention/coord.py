@@ -53,7 +53,7 @@ class CoordAttention(AttentionModule):
 
     Example:
         >>> import torch
-        >>> ca = CoordAttention(256)   # conv_1x1 (16, 256, 1, 1), F_h / F_w (256, 16, 1, 1)
+        >>> ca = CoordAttention(256)  # conv_1x1 weight: (16, 256, 1, 1)
         >>> ca(torch.randn(2, 256, 26, 20)).shape
         torch.Size([2, 256, 26, 20])
     """

@@ -7,7 +7,7 @@
 
     store = detector_store(runs_folder("ch07"), recipe)
     rows = compare_detectors(["none", "se"], [0, 1, 2], store, profile=profile)
-    model = trained_model(store, "se", 0)          # the run's final weights, for pictures
+    model = trained_model(store, "se", 0)  # the run's final weights, for pictures
 
 Each run is saved by the :class:`~attnlab.experiments.runs.RunStore` as soon as it ends, and its
 training checkpoints live beside it while it runs, so a session that dies mid-run continues from

@@ -7,9 +7,10 @@ it trains only the runs that are missing: a learner loses at most the run that w
     store = RunStore("attnlab-runs/ch07", "ch07-yolo-attention", config=recipe_dict)
     for seed in seeds:
         for variant in variants:
-            row = store.run(variant, seed, lambda: train_one(variant, seed))   # dict of numbers
+            # a dict of numbers
+            row = store.run(variant, seed, lambda: train_one(variant, seed))
 
-    rows = store.rows()                              # every saved run of this configuration
+    rows = store.rows()  # every saved run of this configuration
 
 One JSON file per run, ``<variant>__seed<seed>__<config hash>.json``, written atomically (a
 temporary file, then a rename), so a kill mid-write never leaves half a file. The configuration's

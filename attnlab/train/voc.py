@@ -4,8 +4,9 @@ Readable top to bottom, like :mod:`attnlab.train.recipes`::
 
     from attnlab.data import download_voc2007
     from attnlab.train.voc import train_on_voc
-    root = download_voc2007("data")                         # VOCdevkit/VOC2007, checksum-verified
-    result = train_on_voc(root, attention="se", epochs=50)  # a GPU: about an hour on a T4
+    root = download_voc2007("data")  # VOCdevkit/VOC2007, checksum-verified
+    # on a GPU: about an hour on a T4
+    result = train_on_voc(root, attention="se", epochs=50)
 
 It follows the reference project's VOC schedule: its augmentation (:func:`attnlab.data.train_transform`),
 SGD with momentum, a warm-up then a cosine decay, no label smoothing (the reference's default;
