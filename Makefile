@@ -16,7 +16,7 @@ PYTEST := $(BIN)/python -m pytest -p tests.plugins.nbval_cache
 JB     := $(BIN)/jupyter-book build . --quiet
 NBVAL  := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 900 --nbcache $(CACHE)
 
-.PHONY: help setup vendor chromium test test-unit test-notebooks test-colab test-book test-browser book book-student book-instructor student-notebooks slides bundle bundle-student bundle-instructor clean constraints notebooks repo-url
+.PHONY: help setup vendor chromium test test-unit test-notebooks test-colab test-book test-student test-browser book book-student book-instructor student-notebooks slides bundle bundle-student bundle-instructor clean constraints notebooks repo-url
 
 help:
 	@echo "make book   build the HTML book into _build/html (sets up .venv first)"
@@ -95,7 +95,7 @@ bundle-instructor: book-instructor
 # and 8, under nbval and in the Colab simulation alike (as a learner's saved runs would be).
 test: setup chromium
 	@start=$$(date +%s); export ATTNLAB_RUNS_DIR=$$(mktemp -d); \
-	for step in test-unit test-notebooks test-colab test-book test-browser; do \
+	for step in test-unit test-notebooks test-colab test-book test-student test-browser; do \
 	  t=$$(date +%s); $(MAKE) --no-print-directory $$step; \
 	  echo "==> $$step took $$(( $$(date +%s) - t ))s"; \
 	done; \
@@ -119,6 +119,10 @@ test-colab: setup
 test-book: setup slides
 	@echo "==> book build, warnings are errors"
 	@$(JB) -W --keep-going
+
+# The student edition as a student gets it (site, notebooks, offline bundle), checked for any
+# trace of a solution; it reuses the execution cache, so nothing runs again.
+test-student: bundle-student
 
 test-browser: setup chromium
 	@echo "==> built site in headless Chromium"
