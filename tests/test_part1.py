@@ -57,8 +57,8 @@ def test_reference_run_writes_resumes_and_loads(tmp_path):
     # a live run of the same variant and seed is the reference's run again (CPU is deterministic)
     live = part1.live_slice(["se"], [1], tiny_profile())
     assert live[0]["val_acc"] == ref["runs"][3]["val_acc"]
-    assert part1.matches(ref, tiny_profile()) == []
-    assert part1.matches(ref, get_profile("quick", device="cpu")) == ["epochs", "image_size",
+    assert part1.recipe_differences(ref, tiny_profile()) == []
+    assert part1.recipe_differences(ref, get_profile("quick", device="cpu")) == ["epochs", "image_size",
                                                                       "n_train", "n_val", "width"]
 
 
@@ -71,7 +71,7 @@ def test_load_reference_refuses_another_format(tmp_path):
 
 def test_the_committed_reference_is_the_quick_recipe_with_five_seeds():
     ref = part1.load_reference()
-    assert part1.matches(ref, get_profile("quick", device="cpu")) == []
+    assert part1.recipe_differences(ref, get_profile("quick", device="cpu")) == []
     assert len(ref["seeds"]) >= 5 and set(ref["variants"]) == set(part1.VARIANTS)
     assert not ref["provenance"]["dirty"]
 
@@ -112,7 +112,7 @@ def test_a_task_is_part_of_the_recipe_and_of_the_file_name(tmp_path):
     assert part1.reference_file("where") == "part1_reference_where.json"
     ref = part1.reference_run(["none"], [0, 1], profile=tiny_profile(), runs_dir=tmp_path, log=None, task="what")
     assert ref["recipe"]["task"] == "what" and "--task what" in ref["provenance"]["command"]
-    assert part1.matches(ref, tiny_profile()) == ["task"]
+    assert part1.recipe_differences(ref, tiny_profile()) == ["task"]
     from attnlab.experiments.classification import load_data
     train, _, _ = load_data(tiny_profile(), task="what")
     assert torch_equal(train[0], make_task("what", 64, image_size=16, seed=0, split="train").images)

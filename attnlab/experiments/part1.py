@@ -28,7 +28,7 @@ from attnlab.experiments.runs import RunStore
 from attnlab.experiments.verdict import display_name
 
 __all__ = ["VARIANTS", "LABELS", "REFERENCE_FORMAT", "REFERENCE_FILE", "recipe", "part1_store",
-           "describe_variant", "reference_run", "reference_file", "load_reference", "live_slice", "matches",
+           "describe_variant", "reference_run", "reference_file", "load_reference", "live_slice", "recipe_differences",
            "main"]
 
 #: every Part I variant, as AttentionCNN keyword arguments (capacity-fair: hidden width C/4)
@@ -169,7 +169,7 @@ def load_reference(path: str | Path | None = None, *, task: str = "shapes") -> d
     return ref
 
 
-def matches(ref: Mapping[str, Any], profile: Any) -> list[str]:
+def recipe_differences(ref: Mapping[str, Any], profile: Any) -> list[str]:
     """The recipe keys in which ``profile`` differs from the reference (empty: a live run of this
     profile is a new seed of the reference's recipe and may be checked against it)."""
     mine = recipe(profile)
