@@ -258,18 +258,16 @@ def _paginate(shown: str) -> list[str]:
         return [shown]
     pages, page, used = [], [], 0
     for block in blocks:
-        units = block.split("\n") if _kind(block) == "list" else [block]
+        is_list = _kind(block) == "list"
+        units = block.split("\n") if is_list else [block]
         joined = []  # list items go back together as one block per page
         for unit in units:
-            if page and used + _weight(unit) > MAX_SLIDE_CHARS and (joined or _kind(block) != "list"):
+            if page and used + _weight(unit) > MAX_SLIDE_CHARS and (joined or not is_list):
                 if joined:
                     page.append("\n".join(joined))
                 pages.append(page)
                 page, used, joined = [], 0, []
-            if _kind(block) == "list":
-                joined.append(unit)
-            else:
-                page.append(unit)
+            (joined if is_list else page).append(unit)
             used += _weight(unit)
         if joined:
             page.append("\n".join(joined))
@@ -289,9 +287,8 @@ def _title(text: str) -> str | None:
     return m.group(2).strip() if m else None
 
 
-def _cell(cell_type: str, source: str, slide_type: str) -> nbformat.NotebookNode:
-    make = nbformat.v4.new_markdown_cell if cell_type == "markdown" else nbformat.v4.new_code_cell
-    cell = make(source)
+def _markdown(source: str, slide_type: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_markdown_cell(source)
     cell.metadata["slideshow"] = {"slide_type": slide_type}
     return cell
 
@@ -326,9 +323,9 @@ def design_slides(deck: nbformat.NotebookNode) -> nbformat.NotebookNode:
                     if n:
                         text = f"### {title or ''} (continued)\n\n{text}"
                     if text.strip():
-                        cells.append(_cell("markdown", text, kind if n == 0 else "slide"))
+                        cells.append(_markdown(text, kind if n == 0 else "slide"))
                     if notes.strip():
-                        cells.append(_cell("markdown", notes, "notes"))
+                        cells.append(_markdown(notes, "notes"))
         else:
             if not cell.get("outputs"):
                 continue
@@ -340,14 +337,14 @@ def design_slides(deck: nbformat.NotebookNode) -> nbformat.NotebookNode:
             figures = [o for o in cell.outputs if "image/png" in o.get("data", {})]
             text = [o for o in cell.outputs if o not in figures]
             for part, outputs in enumerate((text, figures) if text and figures else (cell.outputs,)):
-                cells.append(_cell("markdown", f"### {title or ''}", "slide"))
+                cells.append(_markdown(f"### {title or ''}", "slide"))
                 shown = copy.deepcopy(cell)
                 if part:
                     shown.id = f"{cell.id}-figures"[:64]
                 shown.outputs = copy.deepcopy(outputs)
                 shown.metadata["slideshow"] = {"slide_type": "-"}
                 cells.append(shown)
-                cells.append(_cell("markdown", reading, "notes"))
+                cells.append(_markdown(reading, "notes"))
     out.cells = cells
     return out
 

@@ -95,11 +95,12 @@ SLIDE_FIT_JS = """async () => {
   const config = Reveal.getConfig();
   const div = document.createElement('div');  // the notes as the speaker view shows them
   div.innerHTML = Reveal.getSlideNotes(slide) || '';
-  const title = slide.querySelector('h1, h2, h3');
-  if (title) title.querySelectorAll('a.anchor-link').forEach(a => a.remove());
+  const heading = slide.querySelector('h1, h2, h3');
+  const title = heading ? heading.cloneNode(true) : document.createElement('span');
+  title.querySelectorAll('a.anchor-link').forEach(a => a.remove());  // the copy, not the slide
   return {height: slide.scrollHeight, width: slide.scrollWidth, max_height: config.height,
           max_width: config.width, notes: div.textContent.trim().length,
-          title: title ? title.textContent.trim().slice(0, 50) : ''};
+          title: title.textContent.trim().slice(0, 50)};
 }"""
 
 
