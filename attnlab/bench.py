@@ -126,6 +126,17 @@ def environment(device: torch.device | str = "cpu") -> dict[str, object]:
     return info
 
 
+def results_dir() -> Path | None:
+    """The folder of the book's committed results (``results/``: reference runs, benchmarks): the
+    checkout's when attnlab runs from one, else the copy installed with the package
+    (``attnlab.results``); None when neither exists."""
+    package = Path(__file__).resolve().parent
+    for folder in (package.parent / "results", package / "results"):
+        if folder.is_dir() and any(folder.glob("*.json")):
+            return folder
+    return None
+
+
 def jsonable(obj: Any) -> Any:
     """JSON-safe copy: NaN/inf become None, tuples lists, numpy scalars floats."""
     if isinstance(obj, dict):

@@ -305,7 +305,7 @@ def test_mixed_precision_and_channels_last_paths_run_on_the_cpu() -> None:
         torch.manual_seed(0)
         model = tw.TinyCNN(dropout=0.0)
         trainer = Trainer(model, tw.loss_fn, DataLoader(train, batch_size=16), epochs=1, warmup_epochs=0,
-                          progress=False, device="cpu", amp=amp, mode="channels_last" if cl else "auto", seed=0)
+                          progress=False, device="cpu", amp=amp, mode="channels_last" if cl else "off", seed=0)
         assert (trainer.use_amp, trainer.mode, trainer.scaler.is_enabled()) == (amp, "channels_last" if cl else "eager", False)
         if cl:
             conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
@@ -313,3 +313,25 @@ def test_mixed_precision_and_channels_last_paths_run_on_the_cpu() -> None:
         runs[amp] = trainer.fit()[0]["train_loss"]
     assert math.isfinite(runs[True]) and runs[True] != runs[False]
     assert runs[True] == pytest.approx(runs[False], rel=0.1)   # bfloat16: close, not equal
+
+
+def test_auto_mode_is_the_fastest_measured_for_this_run() -> None:
+    """mode="auto" asks attnlab.train.speed with the run's steps, image size and batch size."""
+    from attnlab.train import speed
+
+    train, _ = tw.data()
+    loader = DataLoader(train, batch_size=16)
+    measured = [{"device": "cpu", "mode": m, "median_ms": t, "size": 32, "batch": 16}
+                for m, t in [("eager", 10.0), ("channels_last", 8.0)]]
+    kwargs = dict(epochs=2, warmup_epochs=0, progress=False, device="cpu", seed=0)
+    trainer = Trainer(tw.TinyCNN(), tw.loss_fn, loader, mode_bench=measured, image_size=32, **kwargs)
+    assert trainer.mode == "channels_last"
+    assert trainer.mode_reason == (
+        f"channels_last: fastest in the given measurements at 32 px, batch 16 for {2 * len(loader)} steps")
+    # the default: the committed measurement, with this run's steps, size and batch
+    trainer = Trainer(tw.TinyCNN(), tw.loss_fn, loader, image_size=32, **kwargs)
+    choice = speed.choose_mode("cpu", steps=2 * len(loader), size=32, batch=16)
+    assert (trainer.mode, trainer.mode_reason) == (choice.mode, choice.reason)
+    assert "results/train_bench_cpu.json" in trainer.mode_reason
+    trainer = Trainer(tw.TinyCNN(), tw.loss_fn, loader, mode="off", **kwargs)
+    assert (trainer.mode, trainer.mode_reason) == ("eager", "eager: asked for")

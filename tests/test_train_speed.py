@@ -23,11 +23,52 @@ def can_compile(monkeypatch):
     monkeypatch.setattr(speed, "compile_available", lambda device="cpu": True)
 
 
-def test_defaults_and_switch_off(can_compile):
+@pytest.fixture
+def nothing_committed(monkeypatch):
+    monkeypatch.setattr(speed, "committed_rows", lambda device="cpu": ([], None))
+
+
+def test_defaults_without_measurements_and_switch_off(can_compile, nothing_committed):
     assert training_mode("cpu") == speed.DEFAULT_MODES["cpu"] == "eager"
     assert training_mode(torch.device("cpu"), enabled=False) == "eager"
     assert speed.DEFAULT_MODES["cuda"] == "channels_last"
     assert training_mode("cuda:0") == "channels_last"  # no CUDA needed to choose
+    assert "no measurement" in speed.choose_mode("cuda").reason
+
+
+def test_the_committed_measurement_is_the_default(can_compile):
+    """Without ``measured`` the rows of results/train_bench_cpu.json decide, as if passed."""
+    rows, source = speed.committed_rows("cpu")
+    assert source == "results/train_bench_cpu.json" and rows
+    assert {r["device"] for r in rows} == {"cpu"} and {r["size"] for r in rows} >= {128, 416}
+    for run in [dict(steps=1600, size=128, batch=8), dict(steps=30_000, size=416, batch=8), {}]:
+        got = speed.choose_mode("cpu", **run)
+        assert got.mode == training_mode("cpu", measured=rows, **run)
+        assert got.reason.startswith(f"{got.mode}: fastest in {source}")
+    assert training_mode("cpu", enabled=False) == "eager"
+
+
+def test_the_nearest_measured_size_decides_and_step_times_scale(can_compile):
+    """Small images: channels-last's saving is small and compiling does not pay; large images
+    over many steps: it does. The run's step time is the nearest measurement's, scaled by pixels."""
+    measured = [{"device": "cpu", "mode": m, "median_ms": t, "compile_s": c, "size": size, "batch": 8}
+                for size, m, t, c in [(128, "eager", 100.0, None), (128, "channels_last", 90.0, None),
+                                      (128, "compile", 85.0, 60.0),
+                                      (416, "eager", 1000.0, None), (416, "channels_last", 900.0, None),
+                                      (416, "compile", 700.0, 60.0)]]
+    # 128 px: 1,000 steps cost 100 / 90 / 85 + 60 s -> channels_last
+    assert training_mode("cpu", measured=measured, steps=1000, size=128, batch=8) == "channels_last"
+    # 416 px: 1,000 steps cost 1000 / 900 / 760 s -> compile
+    assert training_mode("cpu", measured=measured, steps=1000, size=416, batch=8) == "compile"
+    # 160 px, batch 8 is nearest 128 px; its steps take (160/128)^2 = 1.5625x as long:
+    # 1,000 steps cost 156 / 141 / 133 + 60 s -> channels_last; 10,000 steps: 1,406 vs 1,388 s -> compile
+    assert training_mode("cpu", measured=measured, steps=1000, size=160, batch=8) == "channels_last"
+    assert training_mode("cpu", measured=measured, steps=10_000, size=160, batch=8) == "compile"
+    choice = speed.choose_mode("cpu", measured=measured, steps=1000, size=416, batch=8)
+    assert choice.reason == ("compile: fastest in the given measurements at 416 px, batch 8 for 1,000 steps, "
+                             "compile time counted")
+    with pytest.raises(ValueError, match="size must be a positive int or None, got 0"):
+        training_mode("cpu", measured=measured, size=0, batch=8)
 
 
 def test_fastest_measured_mode_wins_and_compile_time_counts(can_compile):
@@ -92,7 +133,7 @@ def test_bench_train_modes_side_by_side(tmp_path, capsys):
     assert main(["bench", "train", "--quick", "--device", "cpu", "--phis", "0",
                  "--modes", "eager,channels_last", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "speedup_vs_eager" in text and "compile_s" in text and "training_mode('cpu'" in text
+    assert "speedup_vs_eager" in text and "compile_s" in text and "profile's detector run (128 px, batch 8" in text
     payload = json.loads(out.read_text())
     got = payload["results"]
     assert [(r["attention"], r["mode"]) for r in got] == [("none", "eager"), ("none", "channels_last")]

@@ -85,7 +85,7 @@ def compare_detectors(
                 r = train_detector(name, profile=profile, seed=seed, progress=progress,
                                    checkpoint_dir=folder, resume=True, **overrides)
                 return {**{k: float(r.metrics[k]) for k in METRICS}, "seconds": round(r.seconds, 2),
-                        "epochs": len(r.history), "history": r.history}
+                        "epochs": len(r.history), "history": r.history, "mode": r.mode}
 
             result, now = store.run(name, seed, train)
             if now and seed not in keep:

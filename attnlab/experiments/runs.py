@@ -68,13 +68,9 @@ def runs_folder(name: str, base: str | os.PathLike | None = None) -> Path:
 def reference_dir() -> Path | None:
     """The folder of the book's committed reference runs (``results/``): the checkout's when
     attnlab runs from one, else the copy installed with the package; None when neither exists."""
-    import attnlab
+    from attnlab.bench import results_dir
 
-    package = Path(attnlab.__file__).resolve().parent
-    for folder in (package.parent / "results", package / "results"):
-        if folder.is_dir() and any(folder.glob("*.json")):
-            return folder
-    return None
+    return results_dir()
 
 
 class RunStore:

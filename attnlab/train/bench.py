@@ -22,13 +22,14 @@ every variant alike. Reported per row: median seconds per step, training images 
 ``torch.compile`` on the CPU) is reported with its ``error`` and the others still run.
 
     python -m attnlab bench train                          # CPU (and CUDA) at the recipe's size
-    python -m attnlab bench train --size 416 --batch 8 --phis 0   # the issue-#18 comparison
+    python -m attnlab bench train --size 128,416 --batch 8 --phis 0,2 \
+        --modes eager,channels_last,compile,compile_channels_last   # results/train_bench_cpu.json
     python -m attnlab bench train --quick                  # a smoke run (64 px, batch 2, eager)
     python -m attnlab bench train --quick --modes eager,channels_last,compile
     python -m attnlab bench train --device cuda --size 416 --batch 32 --modes eager,channels_last
 
-:func:`attnlab.train.speed.training_mode` turns the JSON this writes into the mode a trainer should
-use. On CUDA the JSON also holds an estimate of one full-profile detector training run (epochs x
+:func:`attnlab.train.speed.choose_mode` turns the JSON this writes into the mode a trainer should
+use; the committed ``results/train_bench_<device type>.json`` is what the trainer reads by default. On CUDA the JSON also holds an estimate of one full-profile detector training run (epochs x
 training images / images per second) for each row.
 """
 
@@ -182,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from attnlab.bench import environment, format_table, write_json
     from attnlab.profiles import get_profile
     from attnlab.train.recipes import detector_recipe
-    from attnlab.train.speed import training_mode
+    from attnlab.train.speed import choose_mode
 
     parser = argparse.ArgumentParser(
         prog="python -m attnlab bench train",
@@ -192,8 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--device", action="append", default=None,
                         help="cpu or cuda; repeat for several (default: cpu, plus cuda when available)")
-    parser.add_argument("--size", type=int, default=None,
-                        help="image size, a multiple of 32 (default: the detector recipe's: quick on CPU, full on CUDA)")
+    parser.add_argument("--size", default=None,
+                        help="image size, a multiple of 32, or several, comma-separated, each measured in turn "
+                             "(default: the detector recipe's: quick on CPU, full on CUDA)")
     parser.add_argument("--batch", type=int, default=None, help="batch size (default: the recipe's)")
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per variant after the first")
@@ -215,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         phis = [int(p) for p in args.phis.split(",") if p.strip()]
     except ValueError as exc:
         parser.error(str(exc))
+    try:
+        sizes = [int(s) for s in args.size.split(",") if s.strip()] if args.size else []
+    except ValueError:
+        parser.error(f"--size: expected image sizes (multiples of 32), comma-separated, got {args.size!r}")
     if args.channels_last and "channels_last" not in modes:
         modes.append("channels_last")
     bad = [p for p in phis if p not in dict(PHIS)]
@@ -234,18 +240,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         prof = get_profile(device=device, name="full" if dev_type == "cuda" else "quick")
         recipe = detector_recipe(prof)
         if args.quick:
-            size, batch, repeats, warmup = 64, 2, 1, 1
+            device_sizes, batch, repeats, warmup = [64], 2, 1, 1
         else:
-            size = args.size or recipe.image_size
+            device_sizes = sizes or [recipe.image_size]
             batch = args.batch or recipe.batch_size
             repeats, warmup = args.repeats, args.warmup
-        print(f"{device}: phi {','.join(map(str, phis))} x modes {','.join(modes)}, {size}px, batch {batch}, "
-              f"{args.optimizer}, {warmup} warm-up + {repeats} timed steps each (interleaved)")
-        try:
-            rows = measure(device, size=size, batch=batch, repeats=repeats, warmup=warmup, phis=phis, modes=modes,
-                           optimizer=args.optimizer, log=print)
-        except ValueError as exc:
-            parser.error(str(exc))
+        rows = []
+        for size in device_sizes:
+            print(f"{device}: phi {','.join(map(str, phis))} x modes {','.join(modes)}, {size}px, batch {batch}, "
+                  f"{args.optimizer}, {warmup} warm-up + {repeats} timed steps each (interleaved)")
+            try:
+                rows += measure(device, size=size, batch=batch, repeats=repeats, warmup=warmup, phis=phis,
+                                modes=modes, optimizer=args.optimizer, log=print)
+            except ValueError as exc:
+                parser.error(str(exc))
         if dev_type == "cuda":
             d = recipe
             for r in rows:  # training steps only: add data loading and evaluation on top
@@ -255,15 +263,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     "batch_size": d.batch_size, "measured_at": {"size": size, "batch": batch}}
         meta[device] = environment(device)
         results.extend(rows)
-        print(format_table(rows, ["attention", "mode", "median_ms", "images_per_s", "speedup_vs_eager",
+        print(format_table(rows, ["size", "attention", "mode", "median_ms", "images_per_s", "speedup_vs_eager",
                                   "compile_s", "params"]))
         for r in rows:
             if r.get("error"):
                 print(f"  {r['attention']}/{r['mode']}: {r['error']}")
         n_steps = recipe.epochs * -(-recipe.n_train // recipe.batch_size)
-        choice[device] = training_mode(device, measured=rows, steps=n_steps)
-        print(f"training_mode({device!r}, measured=these rows, steps={n_steps}) -> {choice[device]!r} "
-              f"(the {prof.name} profile's detector run; a compiled mode's compile time counted)")
+        picked = choose_mode(device, measured=rows, steps=n_steps, size=recipe.image_size, batch=recipe.batch_size)
+        choice[device] = picked.mode
+        print(f"the {prof.name} profile's detector run ({recipe.image_size} px, batch {recipe.batch_size}, "
+              f"{n_steps:,} steps) would train in {picked.reason}")
     path = write_json(args.out, {"benchmark": "train", "quick": args.quick, "modes": modes,
                                  "environment": meta, "training_mode": choice, "results": results})
     print(f"written to {path}")

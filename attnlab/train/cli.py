@@ -195,6 +195,8 @@ _RECIPE_CHOICES = {"optimizer": ("sgd", "adamw"), "anchors": ("kmeans", "referen
 @_cli("train")
 def train_main(argv: Sequence[str] | None = None) -> int:
     """``python -m attnlab train``: train YOLOv4-tiny on the synthetic shapes."""
+    from attnlab.train.speed import MODES  # imports torch, as training does anyway
+
     parser = _parser("train", "Train YOLOv4-tiny (optionally with attention) on the synthetic shapes; "
                      "sizes come from the profile's recipe unless given here.")
     parser.add_argument("--attention", default="none", help="none, se, cbam, eca, ca, simam, or a phi 0..4")
@@ -206,6 +208,9 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace the run already in <out> (its "
                         + ", ".join(RUN_FILES) + " are deleted first)")
     parser.add_argument("--threads", type=_int_at_least(1), default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--mode", choices=("auto", "off", *MODES), default="auto",
+                        help="how the training step runs: auto (the fastest measured for the device, see "
+                             "`python -m attnlab bench train`), off (plain eager), or a mode")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-plot", action="store_true", help="do not draw curves.png")
     for flag, (name, kind) in _RECIPE_FLAGS.items():
@@ -234,8 +239,9 @@ def train_main(argv: Sequence[str] | None = None) -> int:
 
     result = train_detector(
         attention, profile=profile, seed=args.seed, device=profile.device, progress=not args.no_progress,
-        checkpoint_dir=out, resume=args.resume, **overrides,
+        checkpoint_dir=out, resume=args.resume, mode=args.mode, **overrides,
     )
+    print(f"training step: {result.mode_reason}")
     summary = result.summary()
     summary["profile"] = profile.name
     _write_json(out / "results.json", summary)

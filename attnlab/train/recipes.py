@@ -352,6 +352,7 @@ class TrainResult:
             ``val_*`` entries of ``history`` come from it).
         recipe: the recipe used.
         attention, seed, device: as trained.
+        mode, mode_reason: how the training step ran and why (:mod:`attnlab.train.speed`).
         val_set, test_set: the validation and test datasets (for more evaluation or pictures).
     """
 
@@ -366,6 +367,8 @@ class TrainResult:
     device: str
     val_set: Any = field(default=None, repr=False)
     config: dict[str, Any] = field(default_factory=dict)
+    mode: str = "eager"
+    mode_reason: str = ""
     val_metrics: dict[str, Any] = field(default_factory=dict)
     test_set: Any = field(default=None, repr=False)
 
@@ -380,6 +383,7 @@ class TrainResult:
             "attention": self.attention,
             "seed": self.seed,
             "device": self.device,
+            "mode": self.mode,
             "seconds": round(self.seconds, 2),
             "cpu_seconds": round(self.cpu_seconds, 2),
             "recipe": dataclasses.asdict(self.recipe),
@@ -399,6 +403,7 @@ def train_detector(
     progress: bool = True,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    mode: str = "auto",
     **overrides: Any,
 ) -> TrainResult:
     """Train YOLOv4-tiny with ``attention`` on the synthetic shapes; see the module docstring.
@@ -412,6 +417,10 @@ def train_detector(
         progress: show a progress bar.
         checkpoint_dir: where the trainer writes ``last.pt``, ``best.pt`` and ``history.json``.
         resume: continue from ``checkpoint_dir/last.pt`` when it exists.
+        mode: how the training step runs (the :class:`~attnlab.train.Trainer`'s ``mode``):
+            ``"auto"`` (the fastest measured for this device and recipe), ``"off"``, or one of
+            :data:`attnlab.train.speed.MODES`. It changes the speed, not the recipe: the last
+            digits of a run may differ between modes, its distribution over seeds does not.
         **overrides: any :class:`DetectorRecipe` field (``epochs=2``, ``image_size=64`` ...).
 
     Deterministic on a CPU for a given seed, recipe and number of torch threads.
@@ -469,8 +478,8 @@ def train_detector(
         model, loss_fn, loader, val_fn=val_fn, optimizer=recipe.optimizer, lr=recipe.lr,
         weight_decay=recipe.weight_decay, momentum=recipe.momentum, epochs=recipe.epochs,
         warmup_epochs=recipe.warmup_epochs, min_lr_ratio=recipe.min_lr_ratio, grad_clip=recipe.grad_clip,
-        device=device, checkpoint_dir=checkpoint_dir, seed=seed, progress=progress,
-        best_metric="val_map50", extra={"model": config, "recipe": jsonable(dataclasses.asdict(recipe))},
+        device=device, checkpoint_dir=checkpoint_dir, seed=seed, progress=progress, mode=mode,
+        image_size=recipe.image_size, best_metric="val_map50", extra={"model": config, "recipe": jsonable(dataclasses.asdict(recipe))},
     )
     history = trainer.fit(resume=resume)
     if not last_metrics:  # resumed after the last epoch: evaluate now
@@ -488,7 +497,8 @@ def train_detector(
         history=history, model=model, seconds=time.perf_counter() - start + trainer.resumed_seconds,
         cpu_seconds=time.process_time() - cpu_start + trainer.resumed_cpu_seconds,
         metrics=test_metrics, recipe=recipe, attention=attention, seed=seed, device=str(device), val_set=val_set,
-        config=config, val_metrics=last_metrics, test_set=test_set,
+        config=config, val_metrics=last_metrics, test_set=test_set, mode=trainer.mode,
+        mode_reason=trainer.mode_reason,
     )
 
 

@@ -11,23 +11,29 @@ those measurements into the mode a trainer should use:
     model_for_steps = apply_training_mode(model, mode)  # keep ``model`` for checkpoints
     images = prepare_images(images, mode)
 
-The rule, :func:`training_mode`:
+The rule, :func:`choose_mode` (:func:`training_mode` returns just its mode):
 
 1. ``enabled=False`` (the trainer's switch to turn it off) gives ``"eager"``.
-2. With benchmark rows for the device (``measured``: the rows, or the JSON file ``bench train``
-   writes), the mode with the least expected time wins: ``steps x median step time``, plus the
-   one-off compile time for compiled modes when ``steps`` is given (a short run does not repay a
-   minute of compiling). Rows with an ``error`` (a compiler that failed) never win.
-3. Without measurements, :data:`DEFAULT_MODES` for the device type: ``"channels_last"`` on CUDA
-   (float16 convolutions on tensor cores want NHWC; the trainer's AMP is on there) and
-   ``"eager"`` on the CPU. On the idle 2-core development CPU channels-last measured 1.18-1.24x
-   and compiled channels-last 1.31x eager (``results/train_bench_cpu.json``); the CPU default
-   stays eager because the book's stored results were trained that way. Compiled modes are
-   chosen only from measurements, since their compile time (tens of seconds to minutes) only
-   pays off for long runs.
-4. A compiled mode is replaced by its uncompiled counterpart when :func:`compile_available`
-   says ``torch.compile`` cannot generate code here (no C++ compiler for the CPU backend, or no
-   Triton for CUDA).
+2. The measurements: ``measured`` (the rows of ``bench train``, or the JSON file it writes) or,
+   without it, the committed ``results/train_bench_<device type>.json`` (installed with the
+   package). Only rows of the run's device type count, and rows with an ``error`` (a compiler
+   that failed) never win. When they were taken at several sizes, the configuration whose pixels
+   per step (``size**2 x batch``) are nearest the run's counts, and its step times are scaled by
+   the ratio of pixels (the work of a convolutional network grows with them); when the run's
+   size is not given, the largest measured configuration counts.
+3. The mode with the least expected time wins: ``steps x step time``, plus the one-off compile
+   time for compiled modes when ``steps`` is given (a short run does not repay a minute of
+   compiling). Ties go to the simpler mode.
+4. Without measurements for the device type, :data:`DEFAULT_MODES`: ``"channels_last"`` on
+   CUDA (float16 convolutions on tensor cores want NHWC; the trainer's AMP is on there) and
+   ``"eager"`` elsewhere.
+5. A compiled mode is left out when :func:`compile_available` says ``torch.compile`` cannot
+   generate code here (no C++ compiler for the CPU backend, or no Triton for CUDA), or with
+   ``allow_compile=False``.
+
+On the idle 2-core development CPU (``results/train_bench_cpu.json``) this gives channels-last for
+the quick detector recipe (128 px, batch 8, 1,600 steps: compiling would cost more than it saves)
+and compiled channels-last for long runs at 416 px.
 
 A compiled model (``torch.compile``) shares its parameters with the original; save checkpoints
 from the original (the compiled wrapper's ``state_dict`` keys carry an ``_orig_mod.`` prefix).
@@ -37,8 +43,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import shutil
+import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -48,7 +57,10 @@ from torch import nn
 __all__ = [
     "DEFAULT_MODES",
     "MODES",
+    "ModeChoice",
     "apply_training_mode",
+    "choose_mode",
+    "committed_rows",
     "compile_available",
     "prepare_images",
     "training_mode",
@@ -57,8 +69,16 @@ __all__ = [
 #: every mode, as ``bench train --modes`` names them
 MODES: tuple[str, ...] = ("eager", "channels_last", "compile", "compile_channels_last")
 
-#: the mode used without measurements, by device type (see the module docstring, rule 3)
+#: the mode used without measurements, by device type (see the module docstring, rule 4)
 DEFAULT_MODES: dict[str, str] = {"cpu": "eager", "cuda": "channels_last"}
+
+
+@dataclass(frozen=True)
+class ModeChoice:
+    """What :func:`choose_mode` picked and why, in one line for a log."""
+
+    mode: str
+    reason: str
 
 
 def check_mode(mode: object, owner: str = "training mode") -> str:
@@ -105,65 +125,110 @@ def _rows(measured: Any) -> list[Mapping[str, Any]]:
                     f"got {type(measured).__name__}")
 
 
-def training_mode(
+def committed_rows(device: str | torch.device = "cpu") -> tuple[list[Mapping[str, Any]], str | None]:
+    """The committed ``bench train`` rows for ``device``'s type and the file they came from:
+    ``results/train_bench_<type>.json`` of the checkout or of the installed package
+    (``([], None)`` when there is none)."""
+    from attnlab.bench import results_dir
+
+    folder = results_dir()
+    path = folder / f"train_bench_{torch.device(device).type}.json" if folder is not None else None
+    if path is None or not path.is_file():
+        return [], None
+    return _rows(path), f"results/{path.name}"
+
+
+def _pixels(row: Mapping[str, Any]) -> float:
+    return float(row.get("size") or 0) ** 2 * float(row.get("batch") or 0)
+
+
+def choose_mode(
     device: str | torch.device = "cpu",
     *,
     enabled: bool = True,
     measured: Any = None,
     steps: int | None = None,
+    size: int | None = None,
+    batch: int | None = None,
     allow_compile: bool = True,
-) -> str:
-    """The mode (one of :data:`MODES`) a training run on ``device`` should use.
+) -> ModeChoice:
+    """The mode (one of :data:`MODES`) a training run on ``device`` should use, and why.
 
     Args:
         device: where the run trains (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a ``torch.device``).
         enabled: False turns the choice off: plain ``"eager"``.
-        measured: ``bench train`` results for this choice: its rows (dicts with ``device``,
-            ``mode``, ``median_ms`` and, for compiled modes, ``compile_s``), its whole JSON
-            payload, or the path of its JSON file. Rows of other device types are ignored.
+        measured: ``bench train`` results: its rows (dicts with ``device``, ``mode``,
+            ``median_ms``, and ``size``, ``batch``, ``compile_s`` where known), its whole JSON
+            payload, or the path of its JSON file. None: the committed measurement for the
+            device type (:func:`committed_rows`). Rows of other device types are ignored.
         steps: training steps the run will take; when given, a compiled mode's compile time is
             counted against its savings (``steps x step time + compile time``).
+        size, batch: the run's image size and batch size; they pick the measured configuration
+            nearest the run and scale its step times (see the module docstring, rule 2).
         allow_compile: False leaves the compiled modes out.
 
-    Returns:
-        The mode's name; see the module docstring for the rule.
+    Example:
+        >>> choose_mode("cpu", enabled=False).mode
+        'eager'
+        >>> rows = [{"device": "cpu", "mode": "eager", "median_ms": 100.0},
+        ...         {"device": "cpu", "mode": "compile", "median_ms": 60.0, "compile_s": 90.0}]
+        >>> choose_mode("cpu", measured=rows, steps=100).mode  # 10 s vs 96 s
+        'eager'
+        >>> choose_mode("cpu", measured=rows, steps=10_000).mode if compile_available("cpu") else "compile"
+        'compile'
+    """
+    dev = torch.device(device)
+    for name, value in (("steps", steps), ("size", size), ("batch", batch)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"training_mode: {name} must be a positive int or None, got {value!r}")
+    if not enabled:
+        return ModeChoice("eager", "eager: the choice is turned off")
+    can_compile = allow_compile and compile_available(dev)
+    if measured is None:
+        rows, source = committed_rows(dev)
+    else:
+        rows, source = _rows(measured), "the given measurements"
+    rows = [r for r in rows if r.get("mode") in MODES and not r.get("error") and r.get("median_ms")
+            and torch.device(str(r.get("device", "cpu"))).type == dev.type
+            and (can_compile or not uses_compile(r["mode"]))]
+    if rows:
+        scale, where = 1.0, ""
+        configs = {_pixels(r) for r in rows}
+        if len(configs) > 1 or (size is not None and batch is not None and all(configs)):
+            if size is not None and batch is not None and all(configs):
+                run = float(size) ** 2 * batch
+                nearest = min(configs, key=lambda px: abs(math.log(px / run)))
+                scale = run / nearest
+            else:  # the run's size unknown: the largest measured configuration
+                nearest = max(configs)
+            rows = [r for r in rows if _pixels(r) == nearest]
+            where = f" at {rows[0]['size']} px, batch {rows[0]['batch']}"
+        best: tuple[float, int, str] | None = None
+        for row in rows:
+            step_s = float(row["median_ms"]) / 1e3 * scale
+            cost = step_s if steps is None else steps * step_s + float(row.get("compile_s") or 0.0)
+            key = (cost, MODES.index(row["mode"]), row["mode"])  # ties: the simpler mode
+            best = key if best is None or key < best else best
+        assert best is not None
+        gains = [r["speedup_vs_eager"] for r in rows if r["mode"] == best[2] and r.get("speedup_vs_eager")]
+        gain = f" ({statistics.median(gains):.2f}x eager per step)" if gains else ""
+        plan = "" if steps is None else f" for {steps:,} steps" + (
+            ", compile time counted" if any(uses_compile(r["mode"]) for r in rows) else "")
+        return ModeChoice(best[2], f"{best[2]}: fastest in {source}{where}{gain}{plan}")
+    mode = DEFAULT_MODES.get(dev.type, "eager")
+    if uses_compile(mode) and not can_compile:
+        mode = "channels_last" if uses_channels_last(mode) else "eager"
+    return ModeChoice(mode, f"{mode}: the default for {dev.type} (no measurement for it)")
+
+
+def training_mode(device: str | torch.device = "cpu", **options: Any) -> str:
+    """The mode of :func:`choose_mode` (same arguments), without the reason.
 
     Example:
         >>> training_mode("cpu", enabled=False)
         'eager'
-        >>> rows = [{"device": "cpu", "mode": "eager", "median_ms": 100.0},
-        ...         {"device": "cpu", "mode": "compile", "median_ms": 60.0, "compile_s": 90.0}]
-        >>> training_mode("cpu", measured=rows, steps=100, allow_compile=True)  # 10 s vs 96 s
-        'eager'
-        >>> training_mode("cpu", measured=rows, steps=10_000) if compile_available("cpu") else "compile"
-        'compile'
     """
-    dev = torch.device(device)
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise ValueError(f"training_mode: steps must be a positive int or None, got {steps!r}")
-    if not enabled:
-        return "eager"
-    can_compile = allow_compile and compile_available(dev)
-    if measured is not None:
-        best: tuple[float, int, str] | None = None
-        for row in _rows(measured):
-            mode = row.get("mode")
-            if mode not in MODES or row.get("error") or not row.get("median_ms"):
-                continue
-            if torch.device(str(row.get("device", "cpu"))).type != dev.type:
-                continue
-            if uses_compile(mode) and not can_compile:
-                continue
-            step_s = float(row["median_ms"]) / 1e3
-            cost = step_s if steps is None else steps * step_s + float(row.get("compile_s") or 0.0)
-            key = (cost, MODES.index(mode), mode)  # ties: the simpler mode
-            best = key if best is None or key < best else best
-        if best is not None:
-            return best[2]
-    mode = DEFAULT_MODES.get(dev.type, "eager")
-    if uses_compile(mode) and not can_compile:
-        mode = "channels_last" if uses_channels_last(mode) else "eager"
-    return mode
+    return choose_mode(device, **options).mode
 
 
 def apply_training_mode(model: nn.Module, mode: str, **compile_options: Any) -> nn.Module:

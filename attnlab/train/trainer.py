@@ -122,13 +122,16 @@ class Trainer:
         amp: mixed precision. ``"auto"``: float16 autocast with a GradScaler on CUDA, off
             elsewhere; ``True`` on a CPU autocasts to bfloat16 (no scaler; slower than float32
             there, but it runs the mixed-precision code path, e.g. in tests); ``False``: float32.
-        mode: how the training step runs (:mod:`attnlab.train.speed`): ``"auto"`` picks
-            :func:`~attnlab.train.speed.training_mode` for the device (channels-last on CUDA,
-            plain eager on the CPU, unless a ``bench train`` measurement says otherwise: pass its
-            JSON file as ``mode_bench``); ``"off"`` (or ``"eager"``) turns it off; or one of
-            ``"channels_last"``, ``"compile"``, ``"compile_channels_last"``. Checkpoints always
-            hold the plain model's weights.
-        mode_bench: a ``python -m attnlab bench train`` JSON (or its rows) for ``mode="auto"``.
+        mode: how the training step runs (:mod:`attnlab.train.speed`): ``"auto"`` picks the
+            mode :func:`~attnlab.train.speed.choose_mode` finds fastest for this run (its steps,
+            ``image_size`` and the loader's ``batch_size``) in the committed ``bench train``
+            measurement of the device type, or in ``mode_bench``; ``"off"`` (or ``"eager"``)
+            turns it off; or one of ``"channels_last"``, ``"compile"``,
+            ``"compile_channels_last"``. ``trainer.mode`` and ``trainer.mode_reason`` say what
+            was picked and why. Checkpoints always hold the plain model's weights.
+        mode_bench: a ``python -m attnlab bench train`` JSON (or its rows) for ``mode="auto"``:
+            your machine's measurement instead of the committed one.
+        image_size: the training images' size, for ``mode="auto"`` (None: per-step times only).
         device: where to train; default ``cuda`` (this process's GPU under torchrun) or ``cpu``.
         checkpoint_dir: folder for ``last.pt`` (each epoch), ``best.pt`` and ``history.json``;
             None writes nothing.
@@ -165,6 +168,7 @@ class Trainer:
         amp: bool | str = "auto",
         mode: str = "auto",
         mode_bench: Any = None,
+        image_size: int | None = None,
         device: torch.device | str | None = None,
         checkpoint_dir: str | os.PathLike | None = None,
         seed: int | None = 0,
@@ -207,17 +211,6 @@ class Trainer:
         self.use_amp = cuda if amp == "auto" else amp
         self.amp_dtype = torch.float16 if cuda else torch.bfloat16
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.use_amp and cuda)  # float16 only
-        # how the step runs: channels-last and/or torch.compile (attnlab.train.speed)
-        if mode == "auto":
-            self.mode = speed.training_mode(self.device, measured=mode_bench, steps=None)
-        elif mode in ("off", "eager"):
-            self.mode = "eager"
-        elif mode in speed.MODES:
-            self.mode = mode
-        else:
-            raise ValueError(f"Trainer: mode must be 'auto', 'off' or one of {list(speed.MODES)}, got {mode!r}")
-        self.step_model = speed.apply_training_mode(self.model, self.mode)  # self.model stays the one saved
-
         # the sub-module to freeze for the first epochs (and which of its parameters were
         # trainable to begin with, so that unfreezing does not thaw what the caller froze)
         self.freeze, self.freeze_epochs = freeze, int(freeze_epochs) if freeze else 0
@@ -251,6 +244,19 @@ class Trainer:
             except TypeError as e:
                 raise ValueError("Trainer: train_loader has no len(); pass steps_per_epoch") from e
         self.steps_per_epoch = int(steps_per_epoch)
+
+        # how the step runs: channels-last and/or torch.compile (attnlab.train.speed)
+        if mode == "auto":
+            choice = speed.choose_mode(self.device, measured=mode_bench, steps=self.epochs * self.steps_per_epoch,
+                                       size=image_size, batch=getattr(train_loader, "batch_size", None))
+        elif mode in ("off", "eager"):
+            choice = speed.ModeChoice("eager", "eager: asked for")
+        elif mode in speed.MODES:
+            choice = speed.ModeChoice(mode, f"{mode}: asked for")
+        else:
+            raise ValueError(f"Trainer: mode must be 'auto', 'off' or one of {list(speed.MODES)}, got {mode!r}")
+        self.mode, self.mode_reason = choice.mode, choice.reason
+        self.step_model = speed.apply_training_mode(self.model, self.mode)  # self.model stays the one saved
         total = max(1, self.epochs * self.steps_per_epoch)
         warmup = min(total, int(round(warmup_epochs * self.steps_per_epoch)))
         self._lr_lambda = WarmupCosine(total, warmup, min_lr_ratio, warmup_start)

@@ -59,6 +59,7 @@ def train_on_voc(
     progress: bool = True,
     seed: int = 0,
     label_smoothing: float = 0.0,
+    mode: str = "auto",
 ) -> VOCTrainResult:
     """Train (or resume training) YOLOv4-tiny with ``attention`` on a VOC-format folder.
 
@@ -79,6 +80,10 @@ def train_on_voc(
         num_workers: data-loading processes (``"auto"``: :func:`attnlab.data.auto_num_workers`).
         progress: show a progress bar.
         seed: seeds the weights' initialisation, the batch order and the augmentation.
+        label_smoothing: the loss's label smoothing (the reference's default, 0).
+        mode: how the training step runs (the :class:`~attnlab.train.Trainer`'s ``mode``):
+            ``"auto"`` (the fastest measured for this device, image and batch size), ``"off"``,
+            or one of :data:`attnlab.train.speed.MODES`.
 
     Returns:
         a :class:`VOCTrainResult`.
@@ -133,6 +138,8 @@ def train_on_voc(
         device=device,
         progress=progress,
         seed=seed,
+        mode=mode,
+        image_size=image_size,
     )
     history = trainer.fit(resume=True)  # a Colab disconnect resumes from out/last.pt
     return VOCTrainResult(model=model.eval(), history=history, test_set=test_set, load_report=report)
