@@ -214,7 +214,8 @@ def measure_step(model: nn.Module, loss_fn: Callable[[Any], torch.Tensor], batch
 
     ``model`` is trained on a copy (the caller's weights do not change); ``loss_fn(output)`` turns
     the model's output into a scalar; ``batch`` is the input tensor at the real batch size.
-    ``amp`` and ``channels_last`` default to what training uses: on for CUDA, off elsewhere.
+    ``amp`` and ``channels_last`` default to on for CUDA, off elsewhere (:func:`preflight` passes
+    the detector's layout as the :class:`~attnlab.train.Trainer` will choose it).
     """
     import copy
 
@@ -259,10 +260,18 @@ def preflight(kind: str, profile: Any, runs: int, *, overrides: Mapping[str, Any
     long ``runs`` runs will take (training steps only: a lower bound). Print it before a long cell."""
     if runs < 1:
         raise ValueError(f"preflight: runs must be >= 1, got {runs}")
+    from attnlab.train import speed
+
     model, size, batch, steps_per_run = _build(kind, profile, overrides)
     x = torch.rand(batch, 3, size, size)
-    seconds = measure_step(model, _output_sum, x, device=profile.device, steps=steps, warmup=warmup)
+    channels_last, layout = None, ""
+    if kind == "detector":  # the layout the Trainer will pick (a compiled mode is timed uncompiled)
+        channels_last = speed.uses_channels_last(
+            speed.training_mode(profile.device, steps=steps_per_run, size=size, batch=batch))
+        layout = ", channels-last" if channels_last else ", eager"
+    seconds = measure_step(model, _output_sum, x, device=profile.device, steps=steps, warmup=warmup,
+                           channels_last=channels_last)
     total = seconds * steps_per_run * runs
     return (f"measured on {profile.device}: {1e3 * seconds:.0f} ms per training step (batch {batch}, "
-            f"{size} px) x {steps_per_run:,} steps per run x {runs} run(s) = about {format_duration(total)} "
+            f"{size} px{layout}) x {steps_per_run:,} steps per run x {runs} run(s) = about {format_duration(total)} "
             f"of training (evaluation not included)")

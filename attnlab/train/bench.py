@@ -131,6 +131,10 @@ def measure(
         raise ValueError(f"bench train: size must be a multiple of 32 (YOLOv4-tiny's stride), got {size}")
     say = log or (lambda text: None)
     dev = torch.device(device)
+    if any(uses_compile(m) for m in modes):
+        # compile afresh for this size: code compiled for another size would be recompiled with
+        # symbolic (dynamic) shapes, slower and, for some blocks, failing
+        torch._dynamo.reset()
     g = torch.Generator().manual_seed(0)
     images = torch.rand(batch, 3, size, size, generator=g).to(dev)
     targets = _random_targets(batch, size, 4, num_classes, g).to(dev)
