@@ -66,6 +66,12 @@ def test_result_and_evaluation():
     assert 0.0 <= m["map50"] <= 1.0 and len(m["per_class"]) == 6
     summary = r.summary()
     assert summary["recipe"]["image_size"] == 64 and summary["model"]["attention"] == "eca"
+    # the training mode the trainer chose for this run (its steps, image and batch size) is kept
+    from attnlab.train.speed import choose_mode
+
+    steps = r.recipe.epochs * (r.recipe.n_train // r.recipe.batch_size)  # full batches only
+    want = choose_mode("cpu", steps=steps, size=64, batch=r.recipe.batch_size)
+    assert (r.mode, r.mode_reason, summary["mode"]) == (want.mode, want.reason, want.mode)
 
 
 @pytest.mark.parametrize("override, message", [({"n_train": 0}, "n_train must be an int >= 1, got 0"),

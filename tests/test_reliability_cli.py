@@ -28,6 +28,7 @@ def _run(argv: list[str], capsys) -> tuple[int, str]:
 
 @pytest.mark.parametrize("argv, expected", [
     (["train", "--epochs", "0"], "argument --epochs: must be an int >= 1, got '0'"),
+    (["train", "--mode", "fast"], "argument --mode: invalid choice: 'fast'"),
     (["train", "--epochs", "-1"], "argument --epochs: must be an int >= 1, got '-1'"),
     (["train", "--mosaic", "2"], "argument --mosaic: must be a number in [0, 1], got '2'"),
     (["train", "--mosaic", "nan"], "argument --mosaic: must be a number in [0, 1], got 'nan'"),

@@ -85,7 +85,8 @@ def compare_detectors(
                 r = train_detector(name, profile=profile, seed=seed, progress=progress,
                                    checkpoint_dir=folder, resume=True, **overrides)
                 return {**{k: float(r.metrics[k]) for k in METRICS}, "seconds": round(r.seconds, 2),
-                        "epochs": len(r.history), "history": r.history, "mode": r.mode}
+                        "epochs": len(r.history), "history": r.history, "mode": r.mode,
+                        "mode_reason": r.mode_reason}
 
             result, now = store.run(name, seed, train)
             if now and seed not in keep:
