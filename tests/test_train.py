@@ -327,7 +327,8 @@ def test_auto_mode_is_the_fastest_measured_for_this_run() -> None:
     trainer = Trainer(tw.TinyCNN(), tw.loss_fn, loader, mode_bench=measured, image_size=32, **kwargs)
     assert trainer.mode == "channels_last"
     assert trainer.mode_reason == (
-        f"channels_last: fastest in the given measurements at 32 px, batch 16 for {2 * len(loader)} steps")
+        f"channels_last: fastest in the given measurements at 32 px, batch 16 for {2 * len(loader)} steps "
+        "(1.25x faster than eager)")
     # the default: the committed measurement, with this run's steps, size and batch
     trainer = Trainer(tw.TinyCNN(), tw.loss_fn, loader, image_size=32, **kwargs)
     choice = speed.choose_mode("cpu", steps=2 * len(loader), size=32, batch=16)
