@@ -117,3 +117,58 @@ def test_the_student_bundle_holds_no_solution(student, bundle, site, tmp_path):
     assert student.leaks(zipped) == []
     full = bundle.make_bundle(site, NOTEBOOKS[0].parent, readme, tmp_path / "instructor.zip")
     assert student.leaks(full)                          # the instructor bundle keeps them
+
+
+def _git(*args, cwd):
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_publishing_pushes_only_the_student_notebooks_as_one_parentless_commit(tmp_path):
+    """.ci/publish_student.sh, as the book workflow runs it, against a local bare remote."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.bookfiles import ROOT
+
+    remote, work = tmp_path / "remote.git", tmp_path / "work"
+    _git("init", "--quiet", "--bare", str(remote), cwd=tmp_path)
+    _git("init", "--quiet", "-b", "main", str(work), cwd=tmp_path)
+    for key, value in (("user.name", "test"), ("user.email", "test@example.org")):
+        _git("config", key, value, cwd=work)
+    (work / "README.md").write_text("the book\n")
+    shutil.copytree(ROOT / ".ci", work / ".ci")
+    _git("add", "README.md", ".ci/publish_student.sh", cwd=work)
+    _git("commit", "--quiet", "-m", "main", cwd=work)
+    _git("remote", "add", "origin", str(remote), cwd=work)
+    _git("push", "--quiet", "origin", "main", cwd=work)
+    out = work / "_build" / "student-notebooks"
+    out.mkdir(parents=True)
+
+    def publish(names, sha):
+        for old in out.glob("*.ipynb"):
+            old.unlink()
+        for name in names:
+            (out / name).write_text(json.dumps(notebook(f"# {name}")))
+        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GITHUB_SHA": sha}
+        return subprocess.run(["bash", ".ci/publish_student.sh"], cwd=work, env=env, capture_output=True, text=True)
+
+    for names, sha in ((["01_a.ipynb", "02_b.ipynb"], "sha-one"), (["01_a.ipynb"], "sha-two")):
+        done = publish(names, sha)
+        assert done.returncode == 0, done.stderr
+        assert f"{len(names)} student notebooks pushed to origin/student" in done.stdout
+        files = _git("ls-tree", "-r", "--name-only", "student", cwd=remote).splitlines()
+        assert files == [f"notebooks/{n}" for n in names]      # nothing of main, nothing stale
+        assert _git("rev-list", "--count", "student", cwd=remote) == "1"  # no parent, no history
+        assert _git("log", "-1", "--format=%s", "student", cwd=remote) == f"Student notebooks (no solutions) of {sha}"
+    # the checkout is as it was: on main, no new branch, no worktree left behind
+    assert _git("branch", "--show-current", cwd=work) == "main"
+    assert _git("branch", "--format=%(refname:short)", cwd=work).splitlines() == ["main"]
+    assert len(_git("worktree", "list", cwd=work).splitlines()) == 1
+    assert _git("rev-parse", "main", cwd=remote) == _git("rev-parse", "main", cwd=work)
+
+    empty = publish([], "sha-three")
+    assert empty.returncode == 1 and "no .ipynb in" in empty.stderr
+    assert _git("log", "-1", "--format=%s", "student", cwd=remote).endswith("sha-two")  # left alone
