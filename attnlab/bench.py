@@ -123,7 +123,23 @@ def environment(device: torch.device | str = "cpu") -> dict[str, object]:
         info["device_name"] = torch.cuda.get_device_name(dev)
     else:
         info["device_name"] = platform.processor() or platform.machine()
+    # the CPU and the vector instructions torch's kernels use: another CPU may round differently,
+    # so a CPU run reproduces bit for bit only where these match
+    info["cpu_model"] = cpu_model()
+    info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     return info
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def results_dir() -> Path | None:

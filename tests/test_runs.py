@@ -32,6 +32,14 @@ def test_a_finished_run_is_saved_and_never_trained_again(tmp_path):
     saved = json.loads(store.path("se", 0).read_text())
     assert saved["format"] == FORMAT and saved["config"]["image_size"] == 64 and "torch" in saved["provenance"]
     assert not list(tmp_path.glob("*.tmp"))
+    # the machine, down to the vector instructions torch's CPU kernels use (they decide rounding)
+    import torch
+
+    from attnlab.bench import cpu_model
+
+    prov = saved["provenance"]
+    assert prov["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and prov["cpu_capability"]
+    assert prov["cpu_model"] == cpu_model() and prov["cpu_model"]
 
 
 def test_another_configuration_does_not_reuse_the_run(tmp_path):
