@@ -93,7 +93,7 @@ def compare_detectors(
                 shutil.rmtree(folder, ignore_errors=True)
             rows.append({"variant": name, "seed": seed, **result, "trained_now": now})
             if log is not None:
-                how = (f"trained in {result['seconds']:.1f} s, {result.get('mode', 'eager')}" if now
+                how = (f"trained in {result['seconds']:.1f} s, {result['mode']}" if now
                        else "saved earlier, not trained again")
                 log(f"{name:<5} seed {seed}: mAP@0.5 {100 * result['map50']:5.1f}%  "
                     f"mAP@[.5:.95] {100 * result['map']:5.1f}%  ({how})")
@@ -137,8 +137,9 @@ def reference_run(variants: Sequence[str], seeds: Sequence[int], *, profile: Any
     start = time.perf_counter()
     rows = compare_detectors(list(variants), list(seeds), store, profile=prof, keep_checkpoints=[],
                              log=log, **overrides)
-    # each run's training mode (attnlab.train.speed) where its record has one
-    runs = [{k: r[k] for k in ("variant", "seed", *METRICS, "seconds", "mode") if k in r} for r in rows]
+    # and each run's training mode (attnlab.train.speed) where its record has one
+    runs = [{**{k: r[k] for k in ("variant", "seed", *METRICS, "seconds")},
+             **({"mode": r["mode"]} if "mode" in r else {})} for r in rows]
     payload = {
         "format": REFERENCE_FORMAT,
         "experiment": "Chapter 7: YOLOv4-tiny attention variants on synthetic shapes",

@@ -14,11 +14,12 @@ attention ``phi`` (0 none, 1 SE, 2 CBAM, 3 ECA, 4 CA) in each mode of
 
 Every variant is built first; a compiled one is compiled by its first step, with the compiler's
 on-disk caches off (as in a fresh Colab runtime), whose wall time is reported as ``first_step_s``
-and, less one step's median time, as ``compile_s`` (excluded from the throughput). Then each variant takes ``--warmup`` untimed steps and ``--repeats`` timed steps,
-*interleaved* (eager, channels_last, compile, eager, ...) so that a machine that slows down slows
-every variant alike. Reported per row: median seconds per step, training images per second, and
-``speedup_vs_eager``: the median over paired runs of eager's step time / this mode's, for the same
-``phi`` (above 1.0: faster than eager). A mode that fails (e.g. no C++ compiler for
+and, less one step's median time, as ``compile_s`` (excluded from the throughput). Then each
+variant takes ``--warmup`` untimed steps and ``--repeats`` timed steps, *interleaved* (eager,
+channels_last, compile, eager, ...) so that a machine that slows down slows every variant alike.
+Reported per row: median seconds per step, training images per second, and ``speedup_vs_eager``:
+the median over paired runs of eager's step time / this mode's, for the same ``phi`` (above 1.0:
+faster than eager). A mode that fails (e.g. no C++ compiler for
 ``torch.compile`` on the CPU) is reported with its ``error`` and the others still run.
 
     python -m attnlab bench train                          # CPU (and CUDA) at the recipe's size
@@ -29,8 +30,9 @@ every variant alike. Reported per row: median seconds per step, training images 
     python -m attnlab bench train --device cuda --size 416 --batch 32 --modes eager,channels_last
 
 :func:`attnlab.train.speed.choose_mode` turns the JSON this writes into the mode a trainer should
-use; the committed ``results/train_bench_<device type>.json`` is what the trainer reads by default. On CUDA the JSON also holds an estimate of one full-profile detector training run (epochs x
-training images / images per second) for each row.
+use; the committed ``results/train_bench_<device type>.json`` is what the trainer reads by
+default. On CUDA the JSON also holds an estimate of one full-profile detector training run
+(epochs x training images / images per second) for each row.
 """
 
 from __future__ import annotations

@@ -203,13 +203,11 @@ def choose_mode(
     if rows:
         scale, where = 1.0, ""
         configs = {_pixels(r) for r in rows}
-        if len(configs) > 1 or (size is not None and batch is not None and all(configs)):
-            if size is not None and batch is not None and all(configs):
-                run = float(size) ** 2 * batch
-                nearest = min(configs, key=lambda px: abs(math.log(px / run)))
-                scale = run / nearest
-            else:  # the run's size unknown: the largest measured configuration
-                nearest = max(configs)
+        run = float(size) ** 2 * batch if size is not None and batch is not None and all(configs) else None
+        if run is not None or len(configs) > 1:
+            # the configuration nearest the run, or (the run's size unknown) the largest measured
+            nearest = max(configs) if run is None else min(configs, key=lambda px: abs(math.log(px / run)))
+            scale = 1.0 if run is None else run / nearest
             rows = [r for r in rows if _pixels(r) == nearest]
             where = f" at {rows[0]['size']} px, batch {rows[0]['batch']}"
         # each mode judged over the same models: the mean over the attention variants measured
