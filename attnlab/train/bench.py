@@ -280,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if r.get("images_per_s"):
                     r["full_profile_minutes_estimate"] = d.epochs * d.n_train / r["images_per_s"] / 60
             meta["full_profile"] = {"image_size": d.image_size, "n_train": d.n_train, "epochs": d.epochs,
-                                    "batch_size": d.batch_size, "measured_at": {"size": size, "batch": batch}}
+                                    "batch_size": d.batch_size, "measured_at": {"sizes": device_sizes, "batch": batch}}
         meta[device] = environment(device)
         results.extend(rows)
         print(format_table(rows, ["size", "attention", "mode", "median_ms", "images_per_s", "speedup_vs_eager",
